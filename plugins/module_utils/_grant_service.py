@@ -57,6 +57,12 @@ BETA_START_TIME = '2000-01-01T00:00:00Z'
 BETA_EXPIRY_TIME = '2299-12-31T00:00:00Z'
 
 
+def _with_hint(err, hint):
+    """The same error, with what the user can do about it appended to its message."""
+    err.hint = ' '.join(part for part in (err.hint, hint) if part)
+    return err
+
+
 class ReconcileSettings(object):
     """Bounds of the waits around eventual consistency (seconds)."""
 
@@ -229,7 +235,7 @@ class GrantService(object):
                 if is_not_replicated_error(err):
                     delay = next(delays, None)
                     if delay is None:
-                        raise GraphError.with_hint(
+                        raise _with_hint(
                             err, 'Graph still reports a referenced object as missing after {0:.0f} s; if the service '
                             'principals or user were just created, retry later.'.format(self.reconcile.replication_wait))
                     self.sleep(delay)
@@ -241,7 +247,7 @@ class GrantService(object):
         """A grant with our key exists although we did not see it: read it back (it may lag) and converge it."""
         found = self._wait_for_grant(key)
         if found is None:
-            raise GraphError.with_hint(
+            raise _with_hint(
                 duplicate_error, 'Graph says a grant for {0} already exists, but it did not become readable within '
                 '{1:.0f} s. Run again later.'.format(key.describe(), self.reconcile.replication_wait))
         return self._converge_existing(key, found, requested, scope_mode, params)

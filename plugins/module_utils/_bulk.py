@@ -1,0 +1,234 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) msgraph.grants contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Converging a whole list of grants in one module run (``oauth2_grants``, used by the role).
+
+PRIVATE to this collection. Same rules as ``oauth2_grant`` (it uses the same planning and resolution code), but
+the reads of all grants are batched (20 requests per ``$batch``) and so are the writes. A write that fails inside a
+batch (duplicate, replication lag, ambiguous 5xx) is handed to ``GrantService`` which converges that one grant with
+the careful, sequential logic; so the fast path never weakens the guarantees of the slow one.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
+    ACTION_CREATED,
+    ACTION_DELETED,
+    ACTION_UNCHANGED,
+    ACTION_UPDATED,
+    CONSENT_ALL_PRINCIPALS,
+    CONSENT_PRINCIPAL,
+    GrantInputError,
+    GrantKey,
+    check_requested_scopes,
+    check_scope_length,
+    grant_after_write,
+    grant_view,
+    is_guid,
+    plan_change,
+    scope_string,
+    select_grant,
+)
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import error_from_response
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_service import GRANTS_PATH, GrantService
+
+ACTIONS = (ACTION_CREATED, ACTION_UPDATED, ACTION_DELETED, ACTION_UNCHANGED)
+
+
+def _item_label(item):
+    text = '{0} -> {1}'.format(item['client'], item['resource'])
+    if item.get('principal'):
+        text += ' for {0}'.format(item['principal'])
+    return text
+
+
+class BulkGrantService(object):
+    def __init__(self, client, api_version='v1.0', check_mode=False, sleep=None):
+        kwargs = {'sleep': sleep} if sleep else {}
+        self.single = GrantService(client, api_version=api_version, check_mode=check_mode, **kwargs)
+        self.client = client
+        self.resolver = self.single.resolver
+        self.check_mode = check_mode
+
+    # --------------------------------------------------------------------------------------------- validation
+    @staticmethod
+    def _check_items(items):
+        problems = []
+        for index, item in enumerate(items):
+            label = 'grants[{0}] ({1})'.format(index, _item_label(item))
+            if item.get('consent_type') == CONSENT_ALL_PRINCIPALS and item.get('principal'):
+                problems.append('{0}: consent_type AllPrincipals cannot name a principal'.format(label))
+            if item.get('consent_type') == CONSENT_PRINCIPAL and not item.get('principal'):
+                problems.append('{0}: consent_type Principal needs a principal'.format(label))
+            if item.get('state', 'present') == 'present' and item.get('scopes') is None:
+                problems.append('{0}: scopes is required with state present'.format(label))
+        if problems:
+            raise GrantInputError('Invalid grants: ' + '; '.join(problems) + '.')
+
+    # ------------------------------------------------------------------------------------------------- ensure
+    def ensure_all(self, items, exclusive=False, include_user_consents=False):
+        self._check_items(items)
+        resolver = self.resolver
+        validate_any = any(i.get('validate_scopes', True) and i.get('state', 'present') == 'present' for i in items)
+
+        # Round 1: every distinct name, plus the grants of every client given as a GUID, in batches of 20.
+        sp_lookups, user_lookups, grant_lookups = {}, {}, {}
+        for item in items:
+            for role in ('client', 'resource'):
+                value = item[role]
+                with_scopes = role == 'resource' and validate_any
+                if (role, value) not in sp_lookups:
+                    sp_lookups[(role, value)] = resolver.service_principal_lookup(role, value, with_scopes=with_scopes)
+            if item.get('principal') and item['principal'] not in user_lookups:
+                user_lookups[item['principal']] = resolver.user_lookup(item['principal'])
+        for (role, value) in sp_lookups:
+            if role == 'client' and value not in grant_lookups and is_guid(value):
+                grant_lookups[value] = resolver.client_grants_lookup(value)
+        resolver.run(list(sp_lookups.values()) + list(user_lookups.values()) + list(grant_lookups.values()))
+
+        sps = dict((k, resolver.service_principal(v)) for k, v in sp_lookups.items())
+        users = dict((k, resolver.user(v)) for k, v in user_lookups.items())
+        grants_by_client = {}
+        for value, lookup in grant_lookups.items():
+            grants_by_client[sps[('client', value)].id.lower()] = resolver.grants(lookup) or []
+
+        # Round 2: grants of clients that were given by display name (their object id is known only now).
+        missing = sorted(set(sp.id for (role, _value), sp in sps.items() if role == 'client' and sp.id.lower() not in grants_by_client))
+        if missing:
+            lookups = [resolver.client_grants_lookup(client_id) for client_id in missing]
+            for lookup in lookups:
+                lookup.requests = lookup.requests[:1]  # an object id, never an appId
+            resolver.run(lookups)
+            for client_id, lookup in zip(missing, lookups):
+                grants_by_client[client_id.lower()] = resolver.grants(lookup) or []
+
+        # Plan every item locally; nothing is written before every item has been checked.
+        entries = []
+        seen_keys = {}
+        for index, item in enumerate(items):
+            client_sp = sps[('client', item['client'])]
+            resource_sp = sps[('resource', item['resource'])]
+            user = users.get(item['principal']) if item.get('principal') else None
+            key = GrantKey(client_sp.id, resource_sp.id, user.id if user else None)
+            norm = (key.client_id.lower(), key.resource_id.lower(), (key.principal_id or '').lower())
+            if norm in seen_keys:
+                raise GrantInputError('grants[{0}] and grants[{1}] declare the same grant ({2}); declare each grant once.'.format(
+                    seen_keys[norm], index, key.describe()))
+            seen_keys[norm] = index
+            state = item.get('state', 'present')
+            mode = item.get('scope_mode', 'exact')
+            requested = item.get('scopes') or []
+            current = grant_view(select_grant(grants_by_client.get(key.client_id.lower(), []), key))
+            if item.get('validate_scopes', True) and state == 'present' and mode != 'remove':
+                check_requested_scopes(requested, resource_sp.published_scopes, resource_sp.label())
+            plan = plan_change(current, requested, mode, state)
+            if plan.action in (ACTION_CREATED, ACTION_UPDATED):
+                check_scope_length(plan.scopes_after)
+            entries.append({'index': index, 'item': item, 'key': key, 'current': current, 'plan': plan,
+                            'label': _item_label(item)})
+
+        removals = []
+        if exclusive:
+            declared = set(seen_keys)
+            for client_id in sorted(set(e['key'].client_id.lower() for e in entries)):
+                for raw in grants_by_client.get(client_id, []):
+                    norm = ((raw.get('clientId') or '').lower(), (raw.get('resourceId') or '').lower(),
+                            (raw.get('principalId') or '').lower() if raw.get('consentType') == CONSENT_PRINCIPAL else '')
+                    if norm in declared:
+                        continue
+                    if raw.get('consentType') == CONSENT_PRINCIPAL and not include_user_consents:
+                        continue
+                    view = grant_view(raw)
+                    key = GrantKey(view['client_id'], view['resource_id'],
+                                   view['principal_id'] if view['consent_type'] == CONSENT_PRINCIPAL else None)
+                    removals.append({'index': None, 'item': {'state': 'absent'}, 'key': key, 'current': view,
+                                     'plan': plan_change(view, [], 'exact', 'absent'),
+                                     'label': 'undeclared grant {0}'.format(view['id'])})
+
+        all_entries = entries + removals
+        if not self.check_mode:
+            self._write(all_entries)
+        return self._result(entries, removals)
+
+    # ------------------------------------------------------------------------------------------------- writes
+    def _write(self, entries):
+        writes = [e for e in entries if e['plan'].action != ACTION_UNCHANGED]
+        requests = []
+        for entry in writes:
+            plan, key, current = entry['plan'], entry['key'], entry['current']
+            if plan.action == ACTION_CREATED:
+                requests.append({'method': 'POST', 'url': GRANTS_PATH, 'body': self.single._create_body(key, plan.scopes_after),
+                                 'headers': {'Content-Type': 'application/json'}})
+            elif plan.action == ACTION_UPDATED:
+                requests.append({'method': 'PATCH', 'url': '{0}/{1}'.format(GRANTS_PATH, current['id']),
+                                 'body': {'scope': scope_string(plan.scopes_after)}, 'headers': {'Content-Type': 'application/json'}})
+            else:
+                requests.append({'method': 'DELETE', 'url': '{0}/{1}'.format(GRANTS_PATH, current['id'])})
+        if not requests:
+            return
+        responses = self.client.batch(requests)
+        for entry, request, response in zip(writes, requests, responses):
+            if response.status < 300:
+                if entry['plan'].action == ACTION_CREATED and response.json:
+                    entry['after'] = grant_view(response.json)
+                continue
+            if entry['plan'].action == ACTION_DELETED and response.status == 404:
+                continue  # already gone: absence was the goal
+            if response.status in (400, 404, 409, 429) or response.status >= 500:
+                # Converge this one grant with the careful sequential logic (adopt, wait for replication, re-read).
+                entry['outcome'] = self._converge_one(entry, error_from_response(response, request['method'], request['url']))
+                continue
+            raise error_from_response(response, request['method'], request['url'])
+
+    def _converge_one(self, entry, error):
+        item = entry['item']
+        if entry['index'] is None:  # an exclusive-mode removal
+            params = {'id': entry['current']['id'], 'state': 'absent'}
+        else:
+            params = {
+                'client': entry['key'].client_id, 'resource': entry['key'].resource_id,
+                'principal': entry['key'].principal_id, 'consent_type': entry['key'].consent_type,
+                'scopes': item.get('scopes') or [], 'scope_mode': item.get('scope_mode', 'exact'),
+                'state': item.get('state', 'present'), 'validate_scopes': False,  # already validated
+            }
+        try:
+            return self.single.ensure(params)
+        except GrantInputError:
+            raise error
+
+    # ------------------------------------------------------------------------------------------------- result
+    @staticmethod
+    def _entry_result(entry):
+        if 'outcome' in entry:
+            result = dict(entry['outcome'])
+        else:
+            plan = entry['plan']
+            after = entry.get('after') or grant_after_write(entry['current'], entry['key'], plan)
+            result = {
+                'changed': plan.action != ACTION_UNCHANGED,
+                'action': plan.action,
+                'scopes_added': list(plan.scopes_added),
+                'scopes_removed': list(plan.scopes_removed),
+                'diff': GrantService._result(plan.action, entry['current'], after, plan, {})['diff'],
+            }
+            if after is not None:
+                result['grant'] = after
+        result['label'] = entry['label']
+        return result
+
+    def _result(self, entries, removals):
+        results = [self._entry_result(e) for e in entries]
+        removed = [self._entry_result(e) for e in removals]
+        summary = dict((action, []) for action in ACTIONS)
+        for result in results + removed:
+            summary[result['action']].append(result['label'])
+        return {
+            'changed': any(r['changed'] for r in results + removed),
+            'results': results,
+            'removed': removed,
+            'summary': summary,
+            'counts': dict((action, len(labels)) for action, labels in summary.items()),
+        }

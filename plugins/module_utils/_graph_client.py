@@ -1,0 +1,772 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) msgraph.grants contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# PRIVATE to the msgraph.grants collection: no compatibility promise for anything outside it.
+
+"""Microsoft Graph HTTP client: one requests.Session, retries within a time budget, paging, $batch, GraphError.
+
+Design notes (see docs/dev/architecture.md):
+- ``verify`` (False, True or a CA bundle path) and ``timeout`` are passed on every request: a machine-wide
+  REQUESTS_CA_BUNDLE would otherwise silently win over ``Session.verify`` (psf/requests#3829).
+- Reads are retried on 429/502/503/504, connection errors and timeouts. Writes are retried only on 429 (Graph does not
+  apply a throttled request) and when the connection could not even be opened; any other failure of a write
+  (timeout, dropped connection, 5xx) raises ``GraphError(ambiguous=True)``: the caller must re-read.
+- All waiting goes through an injectable ``sleep`` and is bounded by a total retry budget.
+- No access token ever appears in an exception, a log line or a result.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import email.utils
+import json as _json
+import math
+import random
+import re
+import time
+import uuid
+
+try:
+    from urllib.parse import quote, urlsplit, urlunsplit
+except ImportError:  # pragma: no cover - Python 2 is not supported, this only keeps the import sanity test quiet
+    from urllib import quote  # type: ignore
+    from urlparse import urlsplit, urlunsplit  # type: ignore
+
+REQUESTS_IMPORT_ERROR = None
+try:
+    import requests
+    import requests.exceptions
+    from requests.structures import CaseInsensitiveDict
+    HAS_REQUESTS = True
+except ImportError:  # pragma: no cover - exercised by the import sanity test only
+    import traceback
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+    CaseInsensitiveDict = dict
+
+try:
+    import urllib3.exceptions as _urllib3_exceptions
+except ImportError:  # pragma: no cover
+    _urllib3_exceptions = None
+
+
+# Keep in sync with galaxy.yml (a unit test checks it).
+COLLECTION_VERSION = '0.1.0'
+USER_AGENT = 'msgraph.grants/%s' % COLLECTION_VERSION
+
+DEFAULT_TIMEOUT = 30
+DEFAULT_RETRY_BUDGET = 120.0
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 30.0
+MAX_RETRIES = 60           # a safety net only; the time budget is what normally stops retrying
+BATCH_LIMIT = 20           # Graph JSON batching: at most 20 requests per $batch
+
+READ_METHODS = frozenset(['GET', 'HEAD', 'OPTIONS'])
+RETRY_STATUS_READ = frozenset([429, 502, 503, 504])
+RETRY_STATUS_WRITE = frozenset([429])
+
+DUPLICATE_GRANT_TEXT = 'permission entry already exists'
+NOT_REPLICATED_TEXT = 'does not exist or one of its queried reference-property objects are not present'
+
+_REDACTED = '********'
+# Values that must never appear in a message we produce (tokens acquired at run time, secrets from parameters).
+# A module run is one short-lived process, so a process-wide registry is the simplest reliable scrubber.
+_SECRETS = set()
+
+
+def register_secret(value):
+    """Remember a sensitive value so that every GraphError message is scrubbed of it."""
+    if value is None:
+        return
+    if not isinstance(value, str):
+        try:
+            value = value.decode('utf-8')
+        except (AttributeError, UnicodeDecodeError):
+            value = str(value)
+    value = value.strip()
+    if len(value) >= 6:
+        _SECRETS.add(value)
+
+
+def redact(text):
+    """Replace every registered secret (and anything that looks like a bearer token) in ``text``."""
+    if text is None:
+        return text
+    if not isinstance(text, str):
+        text = str(text)
+    # Longest first, so a secret containing another one is removed whole.
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, _REDACTED)
+    return re.sub(r'(?i)(bearer\s+)[A-Za-z0-9\-_.~+/=]{8,}', r'\1' + _REDACTED, text)
+
+
+class GraphError(Exception):
+    """The one error type of the collection's Graph layer. ``str()`` is the readable message; never a secret.
+
+    Attributes: ``status`` (HTTP status or None), ``code`` (Graph error code or None), ``message``, ``request_id``,
+    ``method``, ``url`` (path only), ``ambiguous`` (a write whose outcome is unknown), ``retry_time`` (seconds spent
+    retrying before giving up), ``attempts``, ``client_request_id``, ``hint``.
+    """
+
+    def __init__(self, message, status=None, code=None, request_id=None, method=None, url=None, ambiguous=False,
+                 retry_time=0.0, attempts=1, client_request_id=None, hint=None, retries_exhausted=False,
+                 retry_budget=None):
+        self.message = redact(message or '')
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+        self.method = method
+        self.url = _path_only(url) if url else url
+        self.ambiguous = bool(ambiguous)
+        self.retry_time = float(retry_time or 0.0)
+        self.attempts = attempts or 1
+        self.client_request_id = client_request_id
+        self.hint = redact(hint) if hint else hint
+        self.retries_exhausted = retries_exhausted
+        self.retry_budget = retry_budget
+        super(GraphError, self).__init__(self.message)
+
+    def _head(self):
+        if self.method and self.url:
+            return '%s %s failed: ' % (self.method, self.url)
+        return ''
+
+    def _core(self):
+        if self.status:
+            text = 'HTTP %s' % self.status
+            if self.code:
+                text += ' %s' % self.code
+            return '%s: %s' % (text, self.message)
+        if self.code:
+            return '%s: %s' % (self.code, self.message)
+        return self.message
+
+    def __str__(self):
+        text = self._head() + self._core()
+        if self.request_id:
+            text += ' (request-id: %s)' % self.request_id
+        if self.retries_exhausted:
+            text += ' Gave up after %d attempt%s and %.1f s of retrying' % (
+                self.attempts, '' if self.attempts == 1 else 's', self.retry_time)
+            if self.retry_budget is not None:
+                text += ' (retry budget %g s)' % self.retry_budget
+            text += '.'
+        if self.ambiguous:
+            text += (' The outcome of this write is unknown: it may or may not have been applied by Microsoft Graph;'
+                     ' read the current state before retrying.')
+        if self.hint:
+            text += ' ' + self.hint
+        return redact(text)
+
+    def __repr__(self):
+        return '%s(status=%r, code=%r, message=%r, request_id=%r, method=%r, url=%r, ambiguous=%r, retry_time=%r)' % (
+            type(self).__name__, self.status, self.code, self.message, self.request_id, self.method, self.url,
+            self.ambiguous, self.retry_time)
+
+    def to_dict(self):
+        """The error as plain data (for module results); no secrets."""
+        return dict(msg=str(self), status=self.status, error_code=self.code, request_id=self.request_id,
+                    method=self.method, url=self.url, ambiguous=self.ambiguous, retry_time=round(self.retry_time, 3))
+
+
+def is_duplicate_grant_error(err):
+    """True for 'Permission entry already exists.' (409 Request_MultipleObjectsWithSameKeyValue, or 400)."""
+    return (isinstance(err, GraphError) and err.status in (400, 409)
+            and DUPLICATE_GRANT_TEXT in (err.message or '').lower())
+
+
+def is_not_replicated_error(err):
+    """True when a referenced object is (not yet) visible: 404, or 400 '... does not exist or one of its queried
+    reference-property objects are not present'."""
+    if not isinstance(err, GraphError):
+        return False
+    if err.status == 404:
+        return True
+    return err.status == 400 and NOT_REPLICATED_TEXT in (err.message or '').lower()
+
+
+def _path_only(url):
+    try:
+        parts = urlsplit(url)
+    except (TypeError, ValueError):
+        return url
+    return parts.path or url
+
+
+def parse_retry_after(value, now=None):
+    """Seconds to wait from a Retry-After value: integer or decimal seconds, or an HTTP-date. None if unusable."""
+    if value is None:
+        return None
+    value = str(value).strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = None
+    if seconds is not None:
+        if math.isnan(seconds) or math.isinf(seconds):
+            return None
+        return max(0.0, seconds)
+    try:
+        parsed = email.utils.parsedate_tz(value)
+    except (TypeError, ValueError):
+        parsed = None
+    if not parsed:
+        return None
+    when = email.utils.mktime_tz(parsed)
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+def encode_query(params):
+    """Encode query parameters keeping OData's ``$`` and quotes readable (``$filter=clientId%20eq%20'x'``)."""
+    if not params:
+        return ''
+    items = params.items() if hasattr(params, 'items') else params
+    out = []
+    for key, value in items:
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = 'true' if value else 'false'
+        out.append('%s=%s' % (quote(str(key), safe='$'), quote(str(value), safe="$'(),:@/*")))
+    return '&'.join(out)
+
+
+class GraphResponse(object):
+    """One Graph answer (a plain request or one $batch item): ``status``, ``headers``, ``json``."""
+
+    def __init__(self, status, headers=None, json=None, text=None, method=None, url=None, read_only=None):
+        self.status = status
+        self.read_only = (method in READ_METHODS) if read_only is None else read_only
+        self.headers = CaseInsensitiveDict(headers or {})
+        self.json = json
+        self.text = text
+        self.method = method
+        self.url = url
+        self.retry_time = 0.0
+        self.attempts = 1
+        self.retries_exhausted = False
+        self.retry_budget = None
+
+    @property
+    def ok(self):
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def request_id(self):
+        rid = self.headers.get('request-id')
+        if not rid and isinstance(self.json, dict):
+            inner = _inner_error(self.json)
+            rid = inner.get('request-id') or inner.get('requestId')
+        return rid
+
+    @property
+    def error(self):
+        """A GraphError describing this response, or None when it is a success."""
+        if self.ok:
+            return None
+        return error_from_response(self)
+
+    def raise_for_status(self):
+        err = self.error
+        if err is not None:
+            raise err
+        return self
+
+    def __repr__(self):
+        return 'GraphResponse(status=%r, method=%r, url=%r)' % (self.status, self.method, _path_only(self.url or ''))
+
+
+def _inner_error(body):
+    error = body.get('error') if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return {}
+    inner = error.get('innerError') or error.get('innererror') or {}
+    return inner if isinstance(inner, dict) else {}
+
+
+def error_from_response(response, method=None, url=None, **kwargs):
+    """GraphError for an error GraphResponse (a plain answer or a $batch item). ``method``/``url`` default to the
+    response's own."""
+    for name in ('retry_time', 'attempts', 'retries_exhausted', 'retry_budget'):
+        kwargs.setdefault(name, getattr(response, name, None))
+    kwargs.setdefault('ambiguous', not getattr(response, 'read_only', True) and (response.status or 0) >= 500)
+    return _error_from_parts(method or response.method, url or response.url, response.status, response.headers,
+                             response.json, response.text, **kwargs)
+
+
+def _error_from_parts(method, url, status, headers, body, text, **kwargs):
+    """Map a Graph error envelope ``{"error": {"code", "message", "innerError": {"request-id"}}}`` to GraphError."""
+    headers = CaseInsensitiveDict(headers or {})
+    code = None
+    message = None
+    if isinstance(body, dict):
+        error = body.get('error')
+        if isinstance(error, dict):
+            code = error.get('code')
+            message = error.get('message')
+            if isinstance(message, dict):  # legacy {"lang", "value"} shape
+                message = message.get('value')
+        elif isinstance(error, str):
+            code = error
+            message = body.get('error_description') or body.get('message')
+    if not message:
+        snippet = (text or '').strip()
+        if snippet.startswith('<'):
+            snippet = ''  # an HTML error page says nothing useful
+        message = snippet[:300] if snippet else _reason(status)
+    request_id = headers.get('request-id')
+    if not request_id:
+        inner = _inner_error(body)
+        request_id = inner.get('request-id') or inner.get('requestId')
+    hint = None
+    if status == 401:
+        hint = ('Check that the token is for this Graph root (cloud / graph_url) and has not expired.')
+    elif status == 403:
+        hint = ('The application needs the Graph permission DelegatedPermissionGrant.ReadWrite.All (or'
+                ' Directory.ReadWrite.All) for writes and Directory.Read.All for reads, with admin consent.')
+    return GraphError(message, status=status, code=code, request_id=request_id, method=method, url=url,
+                      client_request_id=headers.get('client-request-id'), hint=hint, **kwargs)
+
+
+_REASONS = {400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict',
+            429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable',
+            504: 'Gateway Timeout'}
+
+
+def _reason(status):
+    return _REASONS.get(status, 'HTTP error')
+
+
+class _RetryState(object):
+    """Time accounting shared by every attempt of one logical operation (a request, or a whole batch)."""
+
+    def __init__(self, clock, budget):
+        self.clock = clock
+        self.budget = budget
+        self.start = clock()
+        self.slept = 0.0
+        self.attempts = 0
+        self.retries = 0
+
+    def spent(self):
+        # max(): with the real clock elapsed time includes the sleeps; with a fake sleep (unit tests) only the sum of
+        # the requested delays moves, so retrying still ends.
+        return max(self.clock() - self.start, self.slept)
+
+    def can_wait(self, delay):
+        return self.spent() + delay <= self.budget and self.retries < MAX_RETRIES
+
+
+class GraphClient(object):
+    """A small Microsoft Graph client. See docs/dev/architecture.md for the contract."""
+
+    def __init__(self, graph_root, api_version, token_provider, verify=True, timeout=DEFAULT_TIMEOUT,
+                 retry_budget=DEFAULT_RETRY_BUDGET, session=None, sleep=None, clock=None, rand=None, log=None,
+                 user_agent=USER_AGENT):
+        if not HAS_REQUESTS:
+            raise GraphError('The Python library "requests" is required but could not be imported.')
+        self.graph_root = graph_root.rstrip('/')
+        self.api_version = api_version.strip('/')
+        self.base_url = '%s/%s' % (self.graph_root, self.api_version)
+        self.token_provider = token_provider
+        self.verify = verify
+        self.timeout = timeout
+        self.retry_budget = float(retry_budget if retry_budget is not None else DEFAULT_RETRY_BUDGET)
+        self.session = session if session is not None else requests.Session()
+        self._sleep = sleep or time.sleep
+        self._clock = clock or time.monotonic
+        self._random = rand or random.random
+        self._log = log
+        self.user_agent = user_agent
+        self.stats = dict(requests=0, retries=0, batches=0, throttled=0, token_refreshes=0, retry_time=0.0)
+        if verify is False:
+            _silence_insecure_warnings()
+
+    # ------------------------------------------------------------------ public API
+    def request(self, method, path, params=None, json=None, headers=None, raise_for_status=True):
+        """Send one request (with retries). Returns a GraphResponse; raises GraphError on failure unless
+        ``raise_for_status=False`` (then an error response is returned as is, after retries)."""
+        method = method.upper()
+        url = self._url(path, params)
+        state = _RetryState(self._clock, self.retry_budget)
+        resp = self._send(method, url, json, headers, state)
+        if raise_for_status:
+            resp.raise_for_status()
+        return resp
+
+    def get(self, path, params=None, headers=None):
+        return self.request('GET', path, params=params, headers=headers).json or {}
+
+    def get_all(self, path, params=None, headers=None, max_pages=100000):
+        """Every item of a collection: follows each ``@odata.nextLink`` (empty pages included), re-sending
+        ``headers`` (for example ConsistencyLevel) on every page."""
+        items = []
+        url = self._url(path, params)
+        seen = set()
+        pages = 0
+        state = _RetryState(self._clock, self.retry_budget)
+        while url:
+            if url in seen:
+                raise GraphError('the server returned the same @odata.nextLink twice; stopping to avoid a loop',
+                                 method='GET', url=url)
+            seen.add(url)
+            pages += 1
+            if pages > max_pages:
+                raise GraphError('more than %d pages; stopping' % max_pages, method='GET', url=url)
+            body = self._send('GET', url, None, headers, state).raise_for_status().json or {}
+            value = body.get('value')
+            if value is None:
+                value = []
+            if not isinstance(value, list):
+                raise GraphError('expected a collection ("value" list) in the response', method='GET', url=url)
+            items.extend(value)
+            next_link = body.get('@odata.nextLink')
+            url = self._url(next_link) if next_link else None
+        return items
+
+    def post(self, path, body, headers=None):
+        return self.request('POST', path, json=body, headers=headers).json or {}
+
+    def patch(self, path, body, headers=None):
+        self.request('PATCH', path, json=body, headers=headers)
+
+    def delete(self, path, headers=None):
+        self.request('DELETE', path, headers=headers)
+
+    def batch(self, requests_):
+        """Send many requests through ``POST /$batch``, 20 per batch.
+
+        ``requests_``: dicts with ``method``, ``url`` (relative to the version root, may carry a query), optional
+        ``body``, ``headers`` and ``params``. Returns one GraphResponse per input, in input order. Responses are
+        correlated by id (Graph may answer in any order). Items answered 429 are re-sent alone after the longest
+        item Retry-After, within the retry budget; when the budget runs out they are returned as their 429
+        response (``.error`` says so). The batch envelope itself follows the usual retry rules (a batch holding a
+        write is a write).
+        """
+        items = [self._batch_item(i, req) for i, req in enumerate(requests_)]
+        results = [None] * len(items)
+        state = _RetryState(self._clock, self.retry_budget)
+        for start in range(0, len(items), BATCH_LIMIT):
+            pending = list(range(start, min(start + BATCH_LIMIT, len(items))))
+            backoff_round = 0
+            rounds = 0
+            while pending:
+                rounds += 1
+                chunk = [items[i]['wire'] for i in pending]
+                method = 'GET' if all(items[i]['method'] in READ_METHODS for i in pending) else 'POST'
+                envelope = self._send('POST', self.base_url + '/$batch', {'requests': chunk}, None, state,
+                                      treat_as=method).raise_for_status()
+                self.stats['batches'] += 1
+                responses = (envelope.json or {}).get('responses')
+                if not isinstance(responses, list):
+                    raise GraphError('the $batch response has no "responses" list', method='POST', url=self.base_url + '/$batch',
+                                     ambiguous=(method != 'GET'), request_id=envelope.request_id)
+                by_id = {}
+                for entry in responses:
+                    if isinstance(entry, dict) and entry.get('id') is not None:
+                        by_id[str(entry.get('id')).lower()] = entry
+                throttled = []
+                waits = []
+                for i in pending:
+                    entry = by_id.get(items[i]['id'].lower())
+                    if entry is None:
+                        raise GraphError('the $batch response has no answer for request id %s (%s %s)' % (
+                            items[i]['id'], items[i]['method'], items[i]['url']), method='POST',
+                            url=self.base_url + '/$batch', ambiguous=(method != 'GET'), request_id=envelope.request_id)
+                    resp = self._batch_response(items[i], entry)
+                    if resp.status == 429:
+                        throttled.append(i)
+                        waits.append(parse_retry_after(resp.headers.get('Retry-After')))
+                        self.stats['throttled'] += 1
+                    results[i] = resp
+                if not throttled:
+                    break
+                known = [w for w in waits if w]
+                delay = max(known) if known else self._backoff(backoff_round)
+                backoff_round += 1
+                if not state.can_wait(delay):
+                    for i in throttled:
+                        results[i].retry_time = state.spent()
+                        results[i].attempts = rounds
+                        results[i].retries_exhausted = True
+                        results[i].retry_budget = self.retry_budget
+                    break
+                self._note('$batch: %d of %d item(s) throttled (HTTP 429); re-sending them in %.1f s' % (
+                    len(throttled), len(pending), delay))
+                self._wait(state, delay)
+                pending = throttled
+        self.stats['retry_time'] += state.slept
+        return results
+
+    def close(self):
+        try:
+            self.session.close()
+        except Exception:  # pragma: no cover - closing is best effort
+            pass
+
+    # ------------------------------------------------------------------ internals
+    def _note(self, text):
+        if self._log is not None:
+            try:
+                self._log(redact(text))
+            except Exception:  # pragma: no cover - logging must never break a run
+                pass
+
+    def _url(self, path, params=None):
+        """Absolute URL for ``path``: relative to the version root, or absolute (a nextLink). An absolute URL on a
+        different host is re-based onto our Graph root, so the token is only ever sent to the configured host."""
+        if re.match(r'(?i)^https?://', path):
+            parts = urlsplit(path)
+            root = urlsplit(self.graph_root)
+            if (parts.scheme.lower(), parts.netloc.lower()) != (root.scheme.lower(), root.netloc.lower()):
+                url_path = parts.path
+                if root.path and not url_path.startswith(root.path.rstrip('/') + '/'):
+                    url_path = root.path.rstrip('/') + url_path
+                url = urlunsplit((root.scheme, root.netloc, url_path, parts.query, ''))
+            else:
+                url = urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ''))
+        else:
+            if not path.startswith('/'):
+                path = '/' + path
+            url = self.base_url + path
+        query = encode_query(params)
+        if query:
+            url += ('&' if '?' in url else '?') + query
+        return url
+
+    def _headers(self, token, extra, has_body):
+        headers = {
+            'Accept': 'application/json',
+            'User-Agent': self.user_agent,
+            'client-request-id': str(uuid.uuid4()),
+            'Authorization': 'Bearer ' + token,
+        }
+        if has_body:
+            headers['Content-Type'] = 'application/json'
+        if extra:
+            for key, value in extra.items():
+                if key.lower() == 'authorization':
+                    continue
+                headers[key] = value
+        return headers
+
+    def _token(self, force_refresh=False):
+        if force_refresh:
+            token = self.token_provider.get_token(force_refresh=True)
+        else:
+            token = self.token_provider.get_token()
+        register_secret(token)
+        return token
+
+    def _backoff(self, n):
+        delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** n))
+        return delay / 2.0 + self._random() * delay / 2.0  # "equal jitter": within [delay/2, delay]
+
+    def _wait(self, state, delay):
+        state.retries += 1
+        self.stats['retries'] += 1
+        state.slept += delay
+        if delay > 0:
+            self._sleep(delay)
+
+    def _send(self, method, url, body, extra_headers, state, treat_as=None):
+        """One logical request with retries. Returns a GraphResponse (possibly an error response: the caller
+        decides); raises GraphError for transport failures, ambiguous writes and an exhausted budget."""
+        policy = treat_as or method
+        is_read = policy in READ_METHODS
+        retry_statuses = RETRY_STATUS_READ if is_read else RETRY_STATUS_WRITE
+        refreshed = False
+        backoff_round = 0
+        data = None
+        if body is not None:
+            data = _json.dumps(body, separators=(',', ':'))
+        attempt = 0
+        while True:
+            attempt += 1
+            state.attempts += 1
+            token = self._token()
+            headers = self._headers(token, extra_headers, body is not None)
+            if attempt > 1:
+                headers['retry-attempt'] = str(attempt - 1)
+            self.stats['requests'] += 1
+            try:
+                raw = self.session.request(method, url, data=data, headers=headers, verify=self.verify,
+                                           timeout=self.timeout)
+            except Exception as exc:  # requests.exceptions.RequestException and friends
+                failure = self._transport_failure(method, url, exc, is_read)
+                if failure is not None:  # not retryable
+                    failure.retry_time = state.spent()
+                    failure.attempts = attempt
+                    self.stats['retry_time'] += state.slept
+                    raise failure
+                delay = self._backoff(backoff_round)
+                backoff_round += 1
+                if not state.can_wait(delay):
+                    self.stats['retry_time'] += state.slept
+                    raise GraphError('%s: %s' % (_transport_kind(exc), _exc_text(exc)), method=method, url=url,
+                                     retry_time=state.spent(), attempts=attempt, retries_exhausted=True,
+                                     retry_budget=self.retry_budget)
+                self._note('%s %s: %s; retrying in %.1f s' % (method, _path_only(url), _transport_kind(exc), delay))
+                self._wait(state, delay)
+                continue
+
+            resp = _to_response(raw, method, url, is_read)
+            status = resp.status
+            if status == 401 and not refreshed and getattr(self.token_provider, 'refreshable', True):
+                # An expired/revoked token: drop it from the cache, get a new one, and try once more.
+                refreshed = True
+                self.stats['token_refreshes'] += 1
+                self._note('%s %s: HTTP 401, acquiring a new token and retrying once' % (method, _path_only(url)))
+                self._token(force_refresh=True)
+                continue
+            if status in retry_statuses:
+                if status == 429:
+                    self.stats['throttled'] += 1
+                retry_after = parse_retry_after(resp.headers.get('Retry-After'))
+                if retry_after:  # absent or 0: back off ourselves rather than hammer the service
+                    delay = retry_after
+                else:
+                    delay = self._backoff(backoff_round)
+                    backoff_round += 1
+                if not state.can_wait(delay):
+                    self.stats['retry_time'] += state.slept
+                    resp.retry_time = state.spent()
+                    resp.attempts = attempt
+                    resp.retries_exhausted = True
+                    resp.retry_budget = self.retry_budget
+                    return resp
+                self._note('%s %s: HTTP %s, retrying in %.1f s (attempt %d)' % (
+                    method, _path_only(url), status, delay, attempt + 1))
+                self._wait(state, delay)
+                continue
+            if status >= 500 and not is_read:
+                self.stats['retry_time'] += state.slept
+                err = resp.error
+                err.ambiguous = True
+                err.retry_time = state.spent()
+                err.attempts = attempt
+                raise err
+            resp.retry_time = state.spent()
+            resp.attempts = attempt
+            self.stats['retry_time'] += state.slept
+            return resp
+
+    def _transport_failure(self, method, url, exc, is_read):
+        """None if the failure may be retried; otherwise the GraphError to raise."""
+        if isinstance(exc, requests.exceptions.SSLError):
+            return GraphError('TLS error: %s' % _exc_text(exc), method=method, url=url,
+                              hint='Set ca_path (MSGRAPH_CA_PATH) to a CA bundle that signs this server\'s certificate'
+                                   ' (validate_certs: false disables verification; only for tests).')
+        if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                            requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader)):
+            return GraphError('invalid request: %s' % _exc_text(exc), method=method, url=url)
+        if not isinstance(exc, requests.exceptions.RequestException):
+            if isinstance(exc, GraphError):
+                return exc
+            return GraphError('%s: %s' % (type(exc).__name__, _exc_text(exc)), method=method, url=url)
+        if is_read or _not_sent(exc):
+            return None
+        return GraphError('%s: %s' % (_transport_kind(exc), _exc_text(exc)), method=method, url=url, ambiguous=True)
+
+    def _batch_item(self, index, req):
+        if not isinstance(req, dict) or not req.get('url') or not req.get('method'):
+            raise GraphError('batch request #%d needs "method" and "url"' % index)
+        method = str(req['method']).upper()
+        url = str(req['url'])
+        if re.match(r'(?i)^https?://', url):
+            parts = urlsplit(url)
+            url = parts.path + ('?' + parts.query if parts.query else '')
+            prefix = urlsplit(self.base_url).path
+            if url.startswith(prefix + '/'):
+                url = url[len(prefix):]
+        if not url.startswith('/'):
+            url = '/' + url
+        query = encode_query(req.get('params'))
+        if query:
+            url += ('&' if '?' in url else '?') + query
+        wire = {'id': str(index), 'method': method, 'url': url}
+        headers = dict(req.get('headers') or {})
+        if req.get('body') is not None:
+            wire['body'] = req['body']
+            if not any(k.lower() == 'content-type' for k in headers):
+                headers['Content-Type'] = 'application/json'
+        if headers:
+            wire['headers'] = headers
+        return dict(id=str(index), method=method, url=url, wire=wire)
+
+    def _batch_response(self, item, entry):
+        try:
+            status = int(entry.get('status'))
+        except (TypeError, ValueError):
+            raise GraphError('the $batch answer for request id %s has no valid status' % item['id'], method='POST',
+                             url=self.base_url + '/$batch', ambiguous=(item['method'] not in READ_METHODS))
+        body = entry.get('body')
+        text = None
+        if isinstance(body, str):
+            text = body
+            try:
+                body = _json.loads(body)
+            except ValueError:
+                pass
+        return GraphResponse(status, headers=entry.get('headers') or {}, json=body, text=text,
+                             method=item['method'], url=self.base_url + item['url'])
+
+
+def _to_response(raw, method, url, read_only=None):
+    body = None
+    text = None
+    content = raw.content or b''
+    if content:
+        try:
+            text = raw.text
+        except Exception:  # pragma: no cover - undecodable body
+            text = None
+        try:
+            body = _json.loads(content.decode('utf-8'))
+        except (ValueError, UnicodeDecodeError):
+            body = None
+    return GraphResponse(raw.status_code, headers=raw.headers, json=body, text=text, method=method, url=url,
+                         read_only=read_only)
+
+
+def _not_sent(exc):
+    """True when the request certainly never reached the server (could not connect), so even a write may be
+    retried."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.exceptions.ConnectionError) or _urllib3_exceptions is None:
+        return False
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, 'reason', reason)
+    return isinstance(reason, (_urllib3_exceptions.NewConnectionError, _urllib3_exceptions.ConnectTimeoutError))
+
+
+def _transport_kind(exc):
+    if HAS_REQUESTS:
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return 'connection timed out'
+        if isinstance(exc, requests.exceptions.Timeout):
+            return 'timed out waiting for the response'
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return 'connection error'
+    return type(exc).__name__
+
+
+def _exc_text(exc):
+    text = str(exc) or type(exc).__name__
+    return redact(text)
+
+
+def _silence_insecure_warnings():
+    try:
+        import warnings
+        import urllib3
+        warnings.filterwarnings('ignore', category=urllib3.exceptions.InsecureRequestWarning)
+    except Exception:  # pragma: no cover
+        pass

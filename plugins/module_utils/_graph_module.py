@@ -1,0 +1,206 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) msgraph.grants contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# PRIVATE to the msgraph.grants collection: no compatibility promise for anything outside it.
+
+"""Glue between AnsibleModule and the Graph layer: the connection argument_spec, building the client, and the one
+place where errors become ``fail_json``.
+
+Typical module::
+
+    module = AnsibleModule(argument_spec=graph_argument_spec(my_options), supports_check_mode=True,
+                           **graph_module_kwargs())
+    graph = GraphModule(module)          # fails the module itself on bad connection options / missing libraries
+    with graph.failing_cleanly():        # GraphError, GrantInputError or anything unexpected -> fail_json
+        ... graph.client().get_all('/oauth2PermissionGrants', params={...}) ...
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import traceback
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_auth import (
+    API_VERSIONS,
+    AUTH_METHODS,
+    CLOUDS,
+    DEFAULT_RETRY_BUDGET,
+    DEFAULT_TIMEOUT,
+    OPTION_ENV,
+    make_token_provider,
+    missing_libraries,
+    resolve_connection,
+)
+from ansible_collections.msgraph.grants.plugins.module_utils._grants import GrantInputError
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import (
+    GraphClient,
+    GraphError,
+    redact,
+    register_secret,
+)
+
+try:
+    import requests
+except ImportError:  # pragma: no cover - reported through missing_required_lib
+    requests = None
+
+ISSUES_URL = 'https://github.com/msgraph-grants/msgraph.grants/issues'
+
+
+def _env(option):
+    names = OPTION_ENV.get(option) or []
+    return dict(fallback=(env_fallback, list(names))) if names else {}
+
+
+def graph_argument_spec(extra=None):
+    """The connection options of every module (docs: plugins/doc_fragments/graph.py), plus ``extra``."""
+    spec = dict(
+        tenant_id=dict(type='str', **_env('tenant_id')),
+        client_id=dict(type='str', **_env('client_id')),
+        client_secret=dict(type='str', no_log=True, **_env('client_secret')),
+        client_certificate_path=dict(type='path', no_log=False, **_env('client_certificate_path')),
+        client_certificate_password=dict(type='str', no_log=True, **_env('client_certificate_password')),
+        federated_token_file=dict(type='path', no_log=False, **_env('federated_token_file')),
+        access_token=dict(type='str', no_log=True, **_env('access_token')),
+        auth_method=dict(type='str', default='auto', choices=list(AUTH_METHODS), **_env('auth_method')),
+        cloud=dict(type='str', default='global', choices=sorted(CLOUDS), **_env('cloud')),
+        graph_url=dict(type='str', **_env('graph_url')),
+        authority_url=dict(type='str', **_env('authority_url')),
+        api_version=dict(type='str', default='v1.0', choices=list(API_VERSIONS), **_env('api_version')),
+        validate_certs=dict(type='bool', default=True, **_env('validate_certs')),
+        ca_path=dict(type='path', **_env('ca_path')),
+        timeout=dict(type='int', default=DEFAULT_TIMEOUT),
+        token_cache=dict(type='str', no_log=False, **_env('token_cache')),
+        retry_budget=dict(type='int', default=DEFAULT_RETRY_BUDGET, **_env('retry_budget')),
+    )
+    if extra:
+        spec.update(extra)
+    return spec
+
+
+def graph_module_kwargs(**extra):
+    """Constraints on the connection options, to pass to AnsibleModule together with the module's own.
+
+    Deliberately (almost) empty: every credential option has an environment fallback and AnsibleModule applies
+    fallbacks BEFORE checking mutually_exclusive/required_together, so such rules would reject the common case of a
+    playbook value next to an injected credential (AAP injects AZURE_CLIENT_ID/AZURE_TENANT/AZURE_SECRET). Which
+    credential wins is decided by ``auth_method`` (``auto`` order) in ``resolve_connection``, whose errors name the
+    missing option and its environment variables. The module's own rules (``extra``) are merged in.
+    """
+    kwargs = dict(mutually_exclusive=[], required_together=[], required_if=[], required_one_of=[], required_by={})
+    for key, value in extra.items():
+        if key in kwargs and isinstance(kwargs[key], list):
+            kwargs[key] = kwargs[key] + list(value or [])
+        elif key in kwargs and isinstance(kwargs[key], dict):
+            merged = dict(kwargs[key])
+            merged.update(value or {})
+            kwargs[key] = merged
+        else:
+            kwargs[key] = value
+    return dict((k, v) for k, v in kwargs.items() if v)
+
+
+def fail_from_error(module, err, **extra):
+    """THE place where an error becomes ``module.fail_json``. A GraphError gives its readable message plus
+    ``status``, ``error_code``, ``request_id`` (and ``ambiguous``, ``retry_time``); anything else becomes a short
+    message with a hint (the traceback goes to ``exception``, shown with -vvv), never a raw traceback."""
+    if isinstance(err, GraphError):
+        result = dict(msg=str(err), status=err.status, error_code=err.code, request_id=err.request_id)
+        if err.ambiguous:
+            result['ambiguous'] = True
+        if err.retry_time:
+            result['retry_time'] = round(err.retry_time, 3)
+    elif isinstance(err, GrantInputError):
+        result = dict(msg=redact(str(err)))  # the user's input cannot be right: the message says why
+    else:
+        result = dict(
+            msg=redact('Unexpected error in msgraph.grants: %s: %s. This is probably a bug; re-run with -vvv for the '
+                       'traceback and report it at %s' % (type(err).__name__, err, ISSUES_URL)),
+            exception=redact(''.join(traceback.format_exception(type(err), err, err.__traceback__))),
+        )
+    result.update(extra)
+    try:
+        module.fail_json(**result)
+    except Exception as exc:  # only when fail_json is made to raise (unit tests): mark it as reported
+        try:
+            exc._msgraph_reported = True
+        except Exception:  # pragma: no cover - exceptions without __dict__
+            pass
+        raise
+
+
+class GraphModule(object):
+    """Builds settings, token provider and GraphClient from an AnsibleModule's parameters.
+
+    Construction fails the module (``fail_json``) on bad connection options or a missing library, so a module's
+    ``main()`` needs no error handling for it. Then::
+
+        with graph.failing_cleanly():
+            service = GrantService(graph.client(), api_version=graph.api_version)
+
+    Attributes: ``module``, ``settings`` (ConnectionSettings), ``token_provider``, ``session`` (the one
+    requests.Session shared by Graph calls and MSAL); ``client()`` returns the GraphClient.
+    """
+
+    def __init__(self, module, client_factory=None, sleep=None):
+        self.module = module
+        self._client = None
+        for option in ('client_secret', 'client_certificate_password', 'access_token'):
+            register_secret(module.params.get(option))
+        try:
+            self.settings = resolve_connection(module.params)
+        except GraphError as err:
+            fail_from_error(module, err)
+            return
+        missing = missing_libraries(self.settings)
+        if missing:
+            name, error = missing[0]
+            module.fail_json(msg=missing_required_lib(name), exception=error)
+            return
+        with self.failing_cleanly():
+            self.session = requests.Session()
+            self.token_provider = make_token_provider(self.settings, session=self.session, warn=module.warn)
+            factory = client_factory or GraphClient
+            self._client = factory(self.settings.graph_root, self.settings.api_version, self.token_provider,
+                                   verify=self.settings.verify, timeout=self.settings.timeout,
+                                   retry_budget=self.settings.retry_budget, session=self.session, sleep=sleep,
+                                   log=self._log)
+
+    @property
+    def api_version(self):
+        return self.settings.api_version
+
+    def client(self):
+        """The GraphClient (one per module run)."""
+        return self._client
+
+    @contextlib.contextmanager
+    def failing_cleanly(self, **extra):
+        """Every exception raised inside becomes ``fail_json`` through ``fail_from_error`` (never a traceback)."""
+        try:
+            yield self
+        except Exception as err:  # pylint: disable=broad-except
+            if getattr(err, '_msgraph_reported', False):
+                raise  # raised by fail_json itself (unit tests make it raise): do not report it twice
+            fail_from_error(self.module, err, **extra)
+
+    def _log(self, text):
+        # Retries are worth seeing with -vvv (module.debug) and in syslog/journal (module.log); never tokens.
+        try:
+            self.module.debug(text)
+        except Exception:  # pragma: no cover
+            pass
+
+    def fail(self, err, **extra):
+        fail_from_error(self.module, err, **extra)
+
+    def connection_info(self):
+        """Secret-free facts about the connection, handy in module results/debugging."""
+        s = self.settings
+        return dict(graph_url=s.graph_root, api_version=s.api_version, auth_method=s.auth_method, cloud=s.cloud)

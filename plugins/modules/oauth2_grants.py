@@ -1,0 +1,199 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) msgraph.grants contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: oauth2_grants
+short_description: Converge a list of Microsoft Entra ID delegated permission grants in one run
+version_added: 0.1.0
+description:
+  - Applies a declarative list of delegated permission grants with the same rules as
+    M(msgraph.grants.oauth2_grant), in one module run with batched reads and writes (20 requests per
+    Graph C($batch)). This is what the role C(msgraph.grants.delegated_permissions) uses; prefer it over a loop of
+    M(msgraph.grants.oauth2_grant) for more than a few grants.
+  - Every item is resolved and checked before anything is written; one bad item fails the run with no write.
+  - With O(exclusive=true), grants of the listed clients that the list does not declare are deleted
+    (admin-consent grants only, unless O(exclusive_include_user_consents=true)).
+author:
+  - msgraph.grants maintainers
+extends_documentation_fragment:
+  - msgraph.grants.graph
+  - msgraph.grants.attributes
+  - msgraph.grants.attributes.actions
+options:
+  grants:
+    description: The grants to apply. Each item takes the options of M(msgraph.grants.oauth2_grant) of the same name.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      client:
+        description: Client service principal (object id, appId or unique display name).
+        type: str
+        required: true
+      resource:
+        description: Resource service principal (object id, appId or unique display name).
+        type: str
+        required: true
+      principal:
+        description: User (object id or userPrincipalName) for a per-user grant.
+        type: str
+      consent_type:
+        description: C(AllPrincipals) or C(Principal); follows from O(grants[].principal) when omitted.
+        type: str
+        choices: [AllPrincipals, Principal]
+      scopes:
+        description: Delegated permission claim values. Required with O(grants[].state=present).
+        type: list
+        elements: str
+      scope_mode:
+        description: V(exact), V(append) or V(remove), as in M(msgraph.grants.oauth2_grant).
+        type: str
+        choices: [exact, append, remove]
+        default: exact
+      state:
+        description: V(present) or V(absent).
+        type: str
+        choices: [present, absent]
+        default: present
+      validate_scopes:
+        description: Check the scopes against the resource's published delegated permissions.
+        type: bool
+        default: true
+  exclusive:
+    description:
+      - Delete the admin-consent (C(AllPrincipals)) grants of the listed clients that O(grants) does not declare.
+    type: bool
+    default: false
+  exclusive_include_user_consents:
+    description:
+      - With O(exclusive=true), also delete undeclared per-user (C(Principal)) grants of the listed clients.
+    type: bool
+    default: false
+seealso:
+  - module: msgraph.grants.oauth2_grant
+  - module: msgraph.grants.oauth2_grant_info
+'''
+
+EXAMPLES = r'''
+- name: Apply the tenant's declared grants
+  msgraph.grants.oauth2_grants:
+    grants:
+      - client: Contoso HR Portal
+        resource: Microsoft Graph
+        scopes: [openid, profile, User.Read]
+      - client: Contoso Payroll
+        resource: Contoso Orders API
+        scopes: [Orders.Read]
+      - client: Contoso HR Portal
+        resource: Microsoft Graph
+        principal: adele.vance@contoso.com
+        scopes: [Calendars.Read]
+  register: applied
+
+- name: Only the declared admin-consent grants may remain for these clients
+  msgraph.grants.oauth2_grants:
+    exclusive: true
+    grants:
+      - client: Contoso Payroll
+        resource: Microsoft Graph
+        scopes: [User.Read]
+'''
+
+RETURN = r'''
+results:
+  description: One entry per item of O(grants), in order, shaped like the result of M(msgraph.grants.oauth2_grant).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    label:
+      description: The item as written (client -> resource [for principal]).
+      type: str
+      sample: Contoso HR Portal -> Microsoft Graph
+    action:
+      description: C(created), C(updated), C(deleted) or C(unchanged).
+      type: str
+      sample: created
+    grant:
+      description: The grant after the run, as M(msgraph.grants.oauth2_grant) returns it.
+      type: dict
+      returned: when a grant exists after the run
+      sample: {}
+    scopes_added:
+      description: Scopes added, sorted.
+      type: list
+      elements: str
+      sample: [User.Read]
+    scopes_removed:
+      description: Scopes removed, sorted.
+      type: list
+      elements: str
+      sample: []
+    diff:
+      description: Before and after, as in M(msgraph.grants.oauth2_grant).
+      type: dict
+      sample: {}
+removed:
+  description: Undeclared grants deleted by O(exclusive=true) (or that would be, in check mode).
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+summary:
+  description: Labels of the grants per action.
+  returned: always
+  type: dict
+  sample: {created: [Contoso HR Portal -> Microsoft Graph], updated: [], deleted: [], unchanged: []}
+counts:
+  description: Number of grants per action.
+  returned: always
+  type: dict
+  sample: {created: 1, updated: 0, deleted: 0, unchanged: 2}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_module import (
+    GraphModule,
+    graph_argument_spec,
+)
+from ansible_collections.msgraph.grants.plugins.module_utils._bulk import BulkGrantService
+
+
+def main():
+    argument_spec = graph_argument_spec()
+    argument_spec.update(
+        grants=dict(type='list', elements='dict', required=True, options=dict(
+            client=dict(type='str', required=True),
+            resource=dict(type='str', required=True),
+            principal=dict(type='str'),
+            consent_type=dict(type='str', choices=['AllPrincipals', 'Principal']),
+            scopes=dict(type='list', elements='str'),
+            scope_mode=dict(type='str', default='exact', choices=['exact', 'append', 'remove']),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+            validate_scopes=dict(type='bool', default=True),
+        )),
+        exclusive=dict(type='bool', default=False),
+        exclusive_include_user_consents=dict(type='bool', default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    graph = GraphModule(module)
+    with graph.failing_cleanly():
+        service = BulkGrantService(graph.client(), api_version=graph.api_version, check_mode=module.check_mode)
+        result = service.ensure_all(module.params['grants'], exclusive=module.params['exclusive'],
+                                    include_user_consents=module.params['exclusive_include_user_consents'])
+    diffs = [r['diff'] for r in result['results'] + result['removed'] if r['changed']]
+    if module._diff and diffs:
+        result['diff'] = diffs
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
