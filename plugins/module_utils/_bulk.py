@@ -217,6 +217,8 @@ class BulkGrantService(object):
             if after is not None:
                 result['grant'] = after
         result['label'] = entry['label']
+        # Ansible prints these above each side of the diff: which of the many grants this one is.
+        result['diff'] = dict(result['diff'], before_header=entry['label'], after_header=entry['label'])
         return result
 
     def _result(self, entries, removals):
@@ -231,4 +233,5 @@ class BulkGrantService(object):
             'removed': removed,
             'summary': summary,
             'counts': dict((action, len(labels)) for action, labels in summary.items()),
+            'changes': ['{0}: {1}'.format(r['action'], r['label']) for r in results + removed if r['changed']],
         }

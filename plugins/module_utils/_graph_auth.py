@@ -15,8 +15,8 @@
 - With an overridden authority MSAL is built with ``instance_discovery=False`` and ``azure_region=False`` so that it
   contacts nothing but that authority.
 - Tokens and MSAL's ``http_cache`` (the OpenID discovery document) persist in one owner-only JSON file per
-  (authority, tenant, client id) under ``~/.cache/msgraph.grants/``: a second process with a warm cache makes no
-  token-side request at all.
+  (authority, tenant, client id, credential) under ``~/.cache/msgraph.grants/``: a second process with a warm cache
+  makes no token-side request at all.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -533,8 +533,8 @@ class CacheUnavailable(Exception):
 
 
 class TokenCacheStore(object):
-    """One JSON file per (authority, tenant, client id) holding MSAL's serialized token cache and the persisted part
-    of its http_cache.
+    """One JSON file per (authority, tenant, client id, credential) holding MSAL's serialized token cache and the
+    persisted part of its http_cache.
 
     Safety rules: the directory is 0700 and the file 0600, both owned by the current user; a file that is not (or a
     symlink) is ignored, not trusted. Writes go to a temporary file created with O_CREAT|O_EXCL and mode 0600 (never
@@ -1005,7 +1005,17 @@ class ConfidentialClientTokenProvider(_MsalProvider):
 
     def _cache_key(self):
         s = self.settings
-        return ('confidential', s.authority_host, s.tenant_id, s.client_id)
+        # Besides (authority, tenant, client id): which credential, so that a token obtained with one secret or
+        # certificate is not silently reused when the playbook now gives another (a wrong or revoked one must fail).
+        # Only a hash of the secret goes into the (hashed) file name; the file path stands for a certificate or a
+        # federated token file (whose content rotates).
+        if s.auth_method == 'client_secret':
+            credential = 'secret:' + hashlib.sha256(s.client_secret.encode('utf-8')).hexdigest()
+        elif s.auth_method == 'certificate':
+            credential = 'certificate:' + s.client_certificate_path
+        else:
+            credential = 'federated:' + s.federated_token_file
+        return ('confidential', s.authority_host, s.tenant_id, s.client_id, credential)
 
     def _credential(self):
         s = self.settings

@@ -20,10 +20,10 @@ description:
     with that key is adopted and converged, never duplicated. AllPrincipals and Principal grants of the same
     client and resource are different grants; managing one never touches the other.
   - Scopes compare as a set (order, duplicates and whitespace are ignored; case is kept). The module reads first
-    and writes only what differs: one POST, one PATCH of C(scope) only, or one DELETE.
+    and writes only what differs (one POST, one PATCH of C(scope) only, or one DELETE).
   - A grant whose scope set would become empty is deleted rather than left empty.
 author:
-  - msgraph.grants maintainers
+  - msgraph.grants maintainers (@msgraph-grants)
 extends_documentation_fragment:
   - msgraph.grants.graph
   - msgraph.grants.attributes
@@ -45,7 +45,7 @@ options:
     type: str
   principal:
     description:
-      - The user the grant is for: object id or userPrincipalName (guest UPNs with C(#EXT#), UPNs starting with
+      - The user the grant is for, as an object id or userPrincipalName (guest UPNs with C(#EXT#), UPNs starting with
         C($) and UPNs with apostrophes are handled).
       - When given, O(consent_type) defaults to C(Principal).
     type: str

@@ -21,7 +21,7 @@ description:
   - With O(resolve_names=true), display names and user principal names are added; each object is read once, in
     batched requests.
 author:
-  - msgraph.grants maintainers
+  - msgraph.grants maintainers (@msgraph-grants)
 extends_documentation_fragment:
   - msgraph.grants.graph
   - msgraph.grants.attributes

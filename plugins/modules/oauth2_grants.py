@@ -21,7 +21,7 @@ description:
   - With O(exclusive=true), grants of the listed clients that the list does not declare are deleted
     (admin-consent grants only, unless O(exclusive_include_user_consents=true)).
 author:
-  - msgraph.grants maintainers
+  - msgraph.grants maintainers (@msgraph-grants)
 extends_documentation_fragment:
   - msgraph.grants.graph
   - msgraph.grants.attributes
@@ -151,6 +151,12 @@ summary:
   returned: always
   type: dict
   sample: {created: [Contoso HR Portal -> Microsoft Graph], updated: [], deleted: [], unchanged: []}
+changes:
+  description: One line per grant the run changed (or would change in check mode), formatted as the action, a colon and the label.
+  returned: always
+  type: list
+  elements: str
+  sample: ['created: Contoso Payroll -> Contoso Orders API']
 counts:
   description: Number of grants per action.
   returned: always

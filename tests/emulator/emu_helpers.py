@@ -1,8 +1,11 @@
 """Shared helpers and the fixed ids of the default seed (emulator/graph_emulator/seed_default.json)."""
 
 import uuid
+from pathlib import Path
 
 import requests
+
+REPO_ROOT_HINT = Path(__file__).resolve().parents[2]
 
 TENANT_ID = "8c3f5a2e-6d1b-4e7a-9f0c-2b4d6e8a1c3f"
 AUTOMATION_APP = "4a7d2c1e-9b3f-4e6a-8d5c-1f2e3a4b5c6d"

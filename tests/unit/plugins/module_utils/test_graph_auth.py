@@ -703,3 +703,12 @@ def test_forced_client_overrides_verify_and_timeout():
     client.close()
     assert [(kind, kw['verify'], kw['timeout']) for kind, kw in seen] == [
         ('get', '/ca.pem', 9), ('post', '/ca.pem', 9), ('request', '/ca.pem', 9)]
+
+
+def test_a_cached_token_is_not_reused_with_another_secret(idp, pki, tmp_path):
+    settings = resolve_connection(emulator_params(idp.server, pki, tmp_path / 'c', client_secret=SECRET))
+    assert make_token_provider(settings, requests.Session()).get_token() == idp.issued[0]
+    wrong = resolve_connection(emulator_params(idp.server, pki, tmp_path / 'c', client_secret='revoked-' + SECRET))
+    with pytest.raises(AuthError, match='AADSTS7000215'):
+        make_token_provider(wrong, requests.Session()).get_token()
+    assert SECRET not in ''.join(os.listdir(str(tmp_path / 'c')))
