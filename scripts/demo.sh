@@ -38,10 +38,16 @@ if [ "$(readlink "$link" 2>/dev/null)" != "../../../.." ]; then
 fi
 
 emulator() { PYTHONPATH="$MSG_ROOT/emulator" "$VENV/bin/python" -m graph_emulator "$@"; }
-stop() { [ -f "$STATE/emulator.json" ] && emulator stop --state-dir "$STATE" >/dev/null 2>&1 || true; }
+stop() {
+    if [ -f "$STATE/emulator.json" ]; then
+        emulator stop --state-dir "$STATE" >/dev/null 2>&1 || msg_warn "could not stop the emulator (${STATE#"$MSG_ROOT"/})"
+        rm -f "$STATE/emulator.json"
+        [ "${1:-}" = quiet ] || msg_info "emulator stopped"
+    fi
+}
 trap stop EXIT
 
-stop
+stop quiet   # a previous demo's emulator, if one was left running
 rm -rf "$STATE"
 msg_info "starting the Graph emulator (state in ${STATE#"$MSG_ROOT"/})"
 emulator start --state-dir "$STATE"
@@ -67,4 +73,4 @@ run "run $playbook against the emulator" "$playbook" "$@"
 #   run "check mode with diff: what a change would do, without doing it" "$playbook" --check --diff "$@"
 
 echo
-msg_info "demo finished; the emulator is stopped"
+msg_info "demo finished"

@@ -165,7 +165,10 @@ stage_sanity() {
 stage_lint() {
     [ -f .ansible-lint ] || skip "no .ansible-lint"
     msg_require_venv 2.21 || return 1
-    PATH="$VENV/bin:$PATH" "$VENV/bin/ansible-lint" --profile production
+    # The collection's own modules (used by roles/ and playbooks/) must resolve to this working tree, not to
+    # whatever copy happens to be installed in ~/.ansible/collections.
+    ensure_collections_link
+    PATH="$VENV/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS" "$VENV/bin/ansible-lint" --profile production
 }
 
 stage_changelog() {

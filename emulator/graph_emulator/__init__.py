@@ -8,3 +8,6 @@ Behaviour follows ``shared/graph/graph-semantics.md``; see ``docs/dev/emulator.m
 """
 
 __version__ = "0.1.0"
+
+INFO_FILE = "emulator.json"  # connection details written by `serve` into the state directory
+ENV_FILE = "env.sh"

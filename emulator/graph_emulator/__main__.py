@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 
-from .server import INFO_FILE, serve
+from . import INFO_FILE
 
 START_TIMEOUT = 30.0
 
@@ -112,6 +112,7 @@ def cmd_stop(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    from .server import serve  # pylint: disable=import-outside-toplevel  # keeps start/stop free of the server's imports
     serve(args.state_dir, port=args.port, seed_path=args.seed, watch_pid=args.watch_pid, verbose=args.verbose)
     return 0
 

@@ -32,33 +32,37 @@ def _parse_envelope(ctx) -> list:
     items = body["requests"]
     if len(items) > MAX_BATCH_REQUESTS:
         raise _bad(f"Invalid batch payload format: the batch holds {len(items)} requests; the maximum is {MAX_BATCH_REQUESTS}.")
-    seen = {}
+    seen = set()
     for item in items:
-        if not isinstance(item, dict):
-            raise _bad("Invalid batch payload format: each request must be an object.")
-        item_id = item.get("id")
-        if not isinstance(item_id, str) or not item_id:
-            raise _bad("Invalid batch payload format: every request needs a string 'id'.")
-        if item_id.lower() in seen:  # ids are not case-sensitive (§8)
-            raise _bad(f"Invalid batch payload format: duplicate request id '{item_id}'.")
-        seen[item_id.lower()] = item
-        if not isinstance(item.get("method"), str) or item["method"].upper() not in ITEM_METHODS:
-            raise _bad(f"Invalid batch payload format: request '{item_id}' has no valid 'method'.")
-        if not isinstance(item.get("url"), str) or not item["url"]:
-            raise _bad(f"Invalid batch payload format: request '{item_id}' has no 'url'.")
-        headers = item.get("headers") or {}
-        if not isinstance(headers, dict):
-            raise _bad(f"Invalid batch payload format: 'headers' of request '{item_id}' must be an object.")
-        if item.get("body") is not None and not any(k.lower() == "content-type" for k in headers):
-            raise _bad(f"Invalid batch payload format: request '{item_id}' has a body but no Content-Type header.")
-        depends = item.get("dependsOn") or []
-        if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
-            raise _bad(f"Invalid batch payload format: 'dependsOn' of request '{item_id}' must be an array of ids.")
+        _check_item(item)
+        if item["id"].lower() in seen:  # ids are not case-sensitive (§8)
+            raise _bad(f"Invalid batch payload format: duplicate request id '{item['id']}'.")
+        seen.add(item["id"].lower())
     for item in items:
         for dep in item.get("dependsOn") or []:
             if dep.lower() not in seen or dep.lower() == item["id"].lower():
                 raise _bad(f"Invalid batch payload format: request '{item['id']}' depends on unknown request '{dep}'.")
     return items
+
+
+def _check_item(item):
+    if not isinstance(item, dict):
+        raise _bad("Invalid batch payload format: each request must be an object.")
+    item_id = item.get("id")
+    if not isinstance(item_id, str) or not item_id:
+        raise _bad("Invalid batch payload format: every request needs a string 'id'.")
+    if not isinstance(item.get("method"), str) or item["method"].upper() not in ITEM_METHODS:
+        raise _bad(f"Invalid batch payload format: request '{item_id}' has no valid 'method'.")
+    if not isinstance(item.get("url"), str) or not item["url"]:
+        raise _bad(f"Invalid batch payload format: request '{item_id}' has no 'url'.")
+    headers = item.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise _bad(f"Invalid batch payload format: 'headers' of request '{item_id}' must be an object.")
+    if item.get("body") is not None and not any(k.lower() == "content-type" for k in headers):
+        raise _bad(f"Invalid batch payload format: request '{item_id}' has a body but no Content-Type header.")
+    depends = item.get("dependsOn") or []
+    if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
+        raise _bad(f"Invalid batch payload format: 'dependsOn' of request '{item_id}' must be an array of ids.")
 
 
 def _execution_order(items: list) -> list:
@@ -81,7 +85,7 @@ def _item_request(item: dict, envelope: Request) -> Request:
     url = item["url"].strip()
     if "://" in url:
         raise _bad("Invalid request URL: batch request URLs must be relative to the version root.")
-    path, _, query = url.lstrip("/").partition("?")
+    path, query = url.lstrip("/").partition("?")[::2]
     headers = {k.lower(): str(v) for k, v in (item.get("headers") or {}).items()}
     headers.pop("authorization", None)  # items always run as the caller of the envelope
     headers["authorization"] = envelope.header("authorization") or ""
@@ -114,6 +118,18 @@ def _item_payload(item_id: str, response: Response) -> dict:
     return out
 
 
+def _run_item(api, ctx, item: dict, failed: set) -> Response:
+    try:
+        item_request = _item_request(item, ctx.request)
+    except GraphError as err:
+        return api.error_response(ctx, err)
+    item_ctx = dataclasses.replace(ctx, request=item_request, in_batch=True,
+                                   client_request_id=item_request.header("client-request-id") or ctx.client_request_id)
+    if any(dep.lower() in failed for dep in item.get("dependsOn") or []):
+        return api.error_response(item_ctx, GraphError(424, "FailedDependency", "A request this request depends on failed."))
+    return api.run_operation(item_ctx)
+
+
 def run_batch(api, ctx, envelope_seq: int) -> Response:
     """Run a JSON batch. ``ctx`` is the envelope's GraphContext (already authenticated)."""
     if ctx.method != "POST":
@@ -128,24 +144,13 @@ def run_batch(api, ctx, envelope_seq: int) -> Response:
         started = time.time()
         seq = api.app.log.reserve_seq()
         method = item["method"].upper()
-        try:
-            item_request = _item_request(item, ctx.request)
-        except GraphError as err:
-            item_request = None
-            response = api.error_response(ctx, err)
-        if item_request is not None:
-            item_ctx = dataclasses.replace(ctx, request=item_request, in_batch=True,
-                                           client_request_id=item_request.header("client-request-id") or ctx.client_request_id)
-            if any(dep.lower() in failed for dep in item.get("dependsOn") or []):
-                response = api.error_response(item_ctx, GraphError(424, "FailedDependency", "A request this request depends on failed."))
-            else:
-                response = api.run_operation(item_ctx)
+        response = _run_item(api, ctx, item, failed)
         if response.drop:  # apply_then_fail 'drop' on an item: the whole HTTP answer is lost
             drop = True
         if response.status >= 400:
             failed.add(item["id"].lower())
         results[item["id"]] = response
-        path, _, query = item["url"].strip().lstrip("/").partition("?")
+        path, query = item["url"].strip().lstrip("/").partition("?")[::2]
         api.app.record(seq=seq, kind="batch_item", started=started, method=method, path=f"/{ctx.version}/{path}", query=query,
                        status=response.status, write=method in WRITE_METHODS, batch=envelope_seq, fault=response.fault,
                        body=item.get("body"), request_id=ctx.request_id)

@@ -51,7 +51,7 @@ class ControlPlane:
         name = "/".join(segments).lower()
         handler = self.routes.get((name, request.method))
         if handler is None:
-            known = any(route == name for route, _ in self.routes)
+            known = any(key[0] == name for key in self.routes)
             status = 405 if known else 404
             return json_response(status, {"error": f"{request.method} /_emulator/{name} is not a control endpoint"})
         try:

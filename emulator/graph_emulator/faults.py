@@ -32,6 +32,7 @@ DEFAULTS = {
     "retry_after": 1,
     "fail_next": 0,
     "fail_status": 503,
+    "fail_retry_after": None,
     "apply_then_fail_next": 0,
     "apply_then_fail_mode": "503",
     "drop_next": 0,
@@ -103,7 +104,7 @@ def _validate(name, value):  # pylint: disable=too-many-return-statements,too-ma
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise FaultError("token_ttl must be a positive integer (seconds)")
         return value
-    if name == "retry_after":
+    if name in ("retry_after", "fail_retry_after"):
         if value is None or value == "http-date":
             return value
         return _non_negative_number(name, value)
@@ -127,6 +128,12 @@ def _validate(name, value):  # pylint: disable=too-many-return-statements,too-ma
 @dataclass
 class Throttle:
     retry_after: Optional[str]  # header value, None = no header
+
+
+@dataclass
+class Failure:
+    status: int  # 500, 503 or 504
+    retry_after: Optional[str]
 
 
 class Faults:
@@ -166,7 +173,7 @@ class Faults:
 
     # ----------------------------------------------------------------- decisions
     def _matches(self, method: str, path: str) -> bool:
-        methods, pattern = self._knobs["methods"], self._knobs["paths"]
+        methods, pattern = self._knobs["methods"] or (), self._knobs["paths"]
         if methods and method.upper() not in methods:
             return False
         return not (pattern and not re.search(pattern, path))
@@ -189,22 +196,22 @@ class Faults:
 
     def take_operation_fault(self, method: str, path: str):
         """Throttling and fail_next for one Graph operation (a batch item counts as one). Returns
-        ``Throttle``, an int status (5xx) or None."""
+        ``Throttle``, ``Failure`` or None."""
         with self._lock:
             if not self._matches(method, path):
                 return None
             if self._knobs["throttle_next"] > 0:
                 self._fire("throttle_next")
-                return Throttle(self._retry_after_header())
+                return Throttle(self._retry_after_header("retry_after"))
             every = self._knobs["throttle_every"]
             if every:
                 self._every_counter += 1
                 if self._every_counter % every == 0:
                     self._fire("throttle_every")
-                    return Throttle(self._retry_after_header())
+                    return Throttle(self._retry_after_header("retry_after"))
             if self._knobs["fail_next"] > 0:
                 self._fire("fail_next")
-                return self._knobs["fail_status"]
+                return Failure(self._knobs["fail_status"], self._retry_after_header("fail_retry_after"))
             return None
 
     def take_apply_then_fail(self, method: str, path: str) -> Optional[str]:
@@ -215,8 +222,8 @@ class Faults:
                 return self._knobs["apply_then_fail_mode"]
             return None
 
-    def _retry_after_header(self) -> Optional[str]:
-        value = self._knobs["retry_after"]
+    def _retry_after_header(self, knob: str) -> Optional[str]:
+        value = self._knobs[knob]
         if value is None:
             return None
         if value == "http-date":

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 from . import batch, odata
 from .messages import ODATA_JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, GraphError, Request, Response
 from .state import CONSENT_TYPES, is_guid, is_wellformed_grant_id, new_grant_record
-from .faults import Throttle, WRITE_METHODS
+from .faults import Failure, Throttle, WRITE_METHODS
 
 VERSIONS = ("v1.0", "beta")
 GRANT_TYPE = "microsoft.graph.oAuth2PermissionGrant"
@@ -153,7 +153,7 @@ class GraphApi:
         """One HTTP request under /v1.0 or /beta (``request.path`` still includes the version)."""
         request_id = str(uuid.uuid4())
         client_request_id = request.header("client-request-id") or request_id
-        _, version, rest = request.path.split("/", 2) if request.path.count("/") >= 2 else ("", request.path.strip("/"), "")
+        version, rest = request.path.lstrip("/").partition("/")[::2]
         version = version.lower()
         inner = Request(request.method, "/" + rest, request.query, request.headers, request.body, request.base_url)
         ctx = GraphContext(inner, version, {}, request_id, client_request_id)
@@ -171,9 +171,12 @@ class GraphApi:
         fault = self.app.faults.take_operation_fault(ctx.method, ctx.full_path)
         if isinstance(fault, Throttle):
             return self.throttled_response(ctx, fault)
-        if fault is not None:
-            response = self.error_response(ctx, self.server_error(fault))
-            response.fault = f"fail_next:{fault}"
+        if isinstance(fault, Failure):
+            err = self.server_error(fault.status)
+            if fault.retry_after is not None:
+                err.headers["Retry-After"] = fault.retry_after
+            response = self.error_response(ctx, err)
+            response.fault = f"fail_next:{fault.status}"
             return response
         try:
             with self.app.lock:
@@ -281,7 +284,7 @@ class GraphApi:
         if first.key is not None:  # oauth2PermissionGrants('{id}')
             segments = [odata.Segment(first.name), odata.Segment(odata.parse_key(first.key)[1])] + segments[1:]
         if len(segments) == 1:
-            if ctx.method in ("GET", "HEAD"):
+            if ctx.method == "GET":
                 self.require(ctx, GRANT_READ_ROLES)
                 return self.list_grants(ctx, check_client_filter=True)
             if ctx.method == "POST":
@@ -292,14 +295,14 @@ class GraphApi:
         if len(segments) > 2:
             raise segment_not_found(segments[2].name)
         if second.lname == "$count":
-            if ctx.method not in ("GET", "HEAD"):
+            if ctx.method != "GET":
                 raise method_not_allowed()
             self.require(ctx, GRANT_READ_ROLES)
             return self.count_grants(ctx)
         if second.key is not None and second.lname in ("delta", "microsoft.graph.delta"):
             raise GraphError(501, "NotImplemented", "delta() is not emulated.")
         grant_id = second.name if second.key is None else f"{second.name}({second.key})"
-        if ctx.method in ("GET", "HEAD"):
+        if ctx.method == "GET":
             self.require(ctx, GRANT_READ_ROLES)
             return self.get_grant(ctx, grant_id)
         if ctx.method == "PATCH":
@@ -316,7 +319,7 @@ class GraphApi:
             raise segment_not_found(rest[0].name)
         if len(rest) > 2:
             raise segment_not_found(rest[2].name)
-        if ctx.method not in ("GET", "HEAD"):
+        if ctx.method != "GET":
             raise GraphError(400, "BadRequest", NAV_WRITE_MESSAGE)
         self.require(ctx, GRANT_READ_ROLES)
         owner = resolve()
@@ -333,12 +336,14 @@ class GraphApi:
             key_name, key_value = odata.parse_key(first.key)
             rest = segments[1:]
         elif len(segments) == 1:
-            if ctx.method not in ("GET", "HEAD"):
+            if ctx.method != "GET":
                 raise method_not_allowed()
             self.require(ctx, SP_READ_ROLES)
             return self.list_service_principals(ctx)
         else:
             if segments[1].lname == "$count" and len(segments) == 2:
+                if ctx.method != "GET":
+                    raise method_not_allowed()
                 self.require(ctx, SP_READ_ROLES)
                 return self.count_collection(ctx, self.app.directory.service_principals(), SP_FILTER)
             key_name, key_value = None, segments[1].name
@@ -349,7 +354,7 @@ class GraphApi:
 
         if rest:
             return self.route_navigation(ctx, rest, lambda sp: (lambda g: g["clientId"] == sp["id"]), resolve)
-        if ctx.method not in ("GET", "HEAD"):
+        if ctx.method != "GET":
             raise method_not_allowed()
         self.require(ctx, SP_READ_ROLES)
         sp = resolve()
@@ -362,13 +367,15 @@ class GraphApi:
             key_value = odata.parse_key(first.key)[1]
             rest = segments[1:]
         elif len(segments) == 1:
-            if ctx.method not in ("GET", "HEAD"):
+            if ctx.method != "GET":
                 raise method_not_allowed()
             self.require(ctx, USER_READ_ROLES)
             return self.list_users(ctx)
         else:
             key_value = segments[1].name
             if key_value.lower() == "$count" and len(segments) == 2:
+                if ctx.method != "GET":
+                    raise method_not_allowed()
                 self.require(ctx, USER_READ_ROLES)
                 return self.count_collection(ctx, self.app.directory.users(), USER_FILTER)
             if key_value.startswith("$"):  # /users/$x@y is parsed as a system segment: use /users('$x@y') (§5.2)
@@ -381,7 +388,7 @@ class GraphApi:
         if rest:
             return self.route_navigation(ctx, rest, lambda user: (lambda g: g["consentType"] == "Principal" and g["principalId"] == user["id"]),
                                          resolve)
-        if ctx.method not in ("GET", "HEAD"):
+        if ctx.method != "GET":
             raise method_not_allowed()
         self.require(ctx, USER_READ_ROLES)
         user = resolve()
@@ -447,7 +454,9 @@ class GraphApi:
         top = odata.parse_top(opts.get("top"))
         token = opts.get("skiptoken")
         state = odata.decode_skiptoken(token) if token else {}
-        after, empties = state.get("a"), int(state.get("e", 0))
+        after, empties = state.get("a"), state.get("e", 0)
+        if not isinstance(after, (str, type(None))) or not isinstance(empties, int):
+            raise GraphError(400, "Request_BadRequest", "Invalid paging token (skip token).")
         remaining = [item for item in items if after is None or key(item) > after]
         payload = {"@odata.context": self.context_url(ctx, context_fragment)}
         if count and not token:
@@ -479,13 +488,14 @@ class GraphApi:
                              "Raw count (/$count) is not supported because the 'ConsistencyLevel:eventual' header is missing. "
                              "Refer to https://aka.ms/graph-docs/advanced-queries for more information")
         opts = self.query(ctx)
-        predicate, _ = schema.compile(opts.get("filter"))
-        return Response(200, str(sum(1 for item in items if predicate is None or predicate(item))), content_type=TEXT_CONTENT_TYPE)
+        predicate = schema.compile(opts.get("filter"))
+        return Response(200, str(sum(1 for item in items if predicate(item))), content_type=TEXT_CONTENT_TYPE)
 
     @staticmethod
     def sp_selectable(version: str) -> dict:
-        return _selectable(SP_BASE_PROPERTIES + (SP_SCOPES_PROPERTY[version], "info", "replyUrls", "keyCredentials",
-                                                  "passwordCredentials", "preferredSingleSignOnMode", "loginUrl", "logoutUrl"))
+        extra = (SP_SCOPES_PROPERTY[version], "info", "replyUrls", "keyCredentials", "passwordCredentials", "preferredSingleSignOnMode",
+                 "loginUrl", "logoutUrl")
+        return _selectable(SP_BASE_PROPERTIES + extra)
 
     @staticmethod
     def user_selectable() -> dict:
@@ -497,12 +507,12 @@ class GraphApi:
         opts = self.query(ctx)
         select = odata.parse_select(opts.get("select"), _selectable(GRANT_PROPERTIES[ctx.version]), GRANT_TYPE)
         count = self.wants_count(ctx, opts)
-        predicate, checks = GRANT_FILTER.compile(opts.get("filter"))
+        predicate = GRANT_FILTER.compile(opts.get("filter"))
         if check_client_filter and self.app.faults.get("nonexistent_client_filter") == "404":
-            for prop, _, value in checks:  # the 2022 behaviour (I9): 404 instead of [] for an unknown clientId
-                if prop == "clientId" and directory.service_principal(value) is None:
+            for value in predicate.values_of("clientId"):  # the 2022 behaviour (I9): 404 instead of [] for an unknown clientId
+                if directory.service_principal(value) is None:
                     raise not_found("")
-        items = [g for g in directory.visible_grants() if (base_filter is None or base_filter(g)) and (predicate is None or predicate(g))]
+        items = [g for g in directory.visible_grants() if (base_filter is None or base_filter(g)) and predicate(g)]
         response = self.page(ctx, opts, items, lambda g: g["id"], lambda g: render_grant(g, ctx.version), select,
                              self.set_fragment("oauth2PermissionGrants", select), count)
         directory.note_grant_read()
@@ -577,7 +587,7 @@ class GraphApi:
         if any(value not in enabled for value in scope.split()):
             raise invalid_value("scope")
 
-    def check_reference(self, prop: str, value: str, obj: Optional[dict]):
+    def check_reference(self, value: str, obj: Optional[dict]):
         """Referenced objects must exist, and (reference_lag_seconds) be old enough to have replicated (§6)."""
         if obj is None:
             raise not_found(value)
@@ -587,7 +597,6 @@ class GraphApi:
                 raise GraphError(400, "Request_BadRequest",
                                  f"Resource '{value}' does not exist or one of its queried reference-property objects are not present.")
             raise not_found(value)
-        del prop
 
     def create_grant(self, ctx: GraphContext) -> Response:  # pylint: disable=too-many-branches
         """Validation order of graph-semantics §4.4: body JSON -> required/read-only -> formats/enums -> references
@@ -622,11 +631,11 @@ class GraphApi:
                     raise invalid_value(prop) from exc
         directory = self.app.directory
         client = directory.service_principal(body["clientId"])
-        self.check_reference("clientId", body["clientId"], client)
+        self.check_reference(body["clientId"], client)
         resource = directory.service_principal(body["resourceId"])
-        self.check_reference("resourceId", body["resourceId"], resource)
+        self.check_reference(body["resourceId"], resource)
         if principal_id is not None:
-            self.check_reference("principalId", principal_id, directory.user(principal_id))
+            self.check_reference(principal_id, directory.user(principal_id))
         self.check_strict_scopes(scope, resource)
         record = new_grant_record(body["clientId"], consent_type, principal_id, body["resourceId"], scope,
                                   body.get("startTime") if beta else None, body.get("expiryTime") if beta else None)
@@ -672,8 +681,8 @@ class GraphApi:
         opts = self.query(ctx)
         select = odata.parse_select(opts.get("select"), self.sp_selectable(ctx.version), SP_TYPE)
         count = self.wants_count(ctx, opts)
-        predicate, _ = SP_FILTER.compile(opts.get("filter"))
-        items = [sp for sp in self.app.directory.service_principals() if predicate is None or predicate(sp)]
+        predicate = SP_FILTER.compile(opts.get("filter"))
+        items = [sp for sp in self.app.directory.service_principals() if predicate(sp)]
         return self.page(ctx, opts, items, lambda sp: sp["id"], lambda sp: render_service_principal(sp, ctx.version), select,
                          self.set_fragment("servicePrincipals", select), count)
 
@@ -681,8 +690,8 @@ class GraphApi:
         opts = self.query(ctx)
         select = odata.parse_select(opts.get("select"), self.user_selectable(), USER_TYPE)
         count = self.wants_count(ctx, opts)
-        predicate, _ = USER_FILTER.compile(opts.get("filter"))
-        items = [u for u in self.app.directory.users() if predicate is None or predicate(u)]
+        predicate = USER_FILTER.compile(opts.get("filter"))
+        items = [u for u in self.app.directory.users() if predicate(u)]
         return self.page(ctx, opts, items, lambda u: u["id"], lambda u: render_user(u, select), None,
                          self.set_fragment("users", select), count)
 

@@ -100,7 +100,7 @@ def parse_query(raw_query: str, version: str) -> QueryOptions:
     for part in raw_query.split("&") if raw_query else []:
         if not part:
             continue
-        raw_name, _, raw_value = part.partition("=")
+        raw_name, raw_value = part.partition("=")[::2]
         name = unquote_plus(raw_name)
         result.raw_pairs.append((name, part))
         canonical = _option_name(name, version == "beta")
@@ -369,10 +369,10 @@ class FilterSchema:
     properties: dict
     unsupported: Any  # callable(prop or None) -> GraphError
 
-    def compile(self, text: Optional[str]):
-        """Return a predicate over entities (or None when there is no filter), plus the comparisons."""
+    def compile(self, text: Optional[str]) -> "CompiledFilter":
+        """A predicate over entities (matching everything when there is no filter)."""
         if text is None or not text.strip():
-            return None, []
+            return CompiledFilter([])
         try:
             clauses = parse_filter(text)
         except FilterSyntaxError as exc:
@@ -390,17 +390,26 @@ class FilterSchema:
                 raise bad_request("A binary operator with incompatible types was detected. "
                                   f"Found operand types 'Edm.String' and '{edm}' for operator kind 'Equal'.")
             checks.append((canonical, mode, clause.value.value))
+        return CompiledFilter(checks)
 
-        def predicate(entity: dict) -> bool:
-            for canonical, mode, wanted in checks:
-                actual = entity.get(canonical)
-                if not isinstance(actual, str):
-                    return False
-                if mode == "cs":
-                    if actual != wanted:
-                        return False
-                elif actual.lower() != wanted.lower():
-                    return False
-            return True
 
-        return predicate, checks
+@dataclass
+class CompiledFilter:
+    """A conjunction of ``property eq 'value'`` checks: (canonical name, compare mode, wanted value)."""
+
+    checks: list
+
+    def __call__(self, entity: dict) -> bool:
+        for canonical, mode, wanted in self.checks:
+            actual = entity.get(canonical)
+            if not isinstance(actual, str):
+                return False
+            if mode == "cs":
+                if actual != wanted:
+                    return False
+            elif actual.lower() != wanted.lower():
+                return False
+        return True
+
+    def values_of(self, prop: str) -> list:
+        return [wanted for canonical, _mode, wanted in self.checks if canonical == prop]

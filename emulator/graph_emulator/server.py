@@ -19,9 +19,9 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Optional
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
-from . import certs
+from . import ENV_FILE, INFO_FILE, certs
 from .control import ControlPlane
 from .faults import CLOUD_GRAPH_ROOTS, WRITE_METHODS, Faults
 from .graph import VERSIONS, GraphApi, query_dict
@@ -31,8 +31,6 @@ from .requestlog import RequestLog
 from .state import Directory
 from .tokens import TokenService, load_signing_key
 
-INFO_FILE = "emulator.json"
-ENV_FILE = "env.sh"
 MAX_BODY = 16 * 1024 * 1024
 
 
@@ -98,7 +96,7 @@ class Emulator:  # pylint: disable=too-many-instance-attributes
     def record(self, *, seq, kind, started, method, path, status, write, query="", batch=None, fault=None, body=None,
                request_id=None, client_request_id=None, is_batch=False):
         self.log.add({
-            "seq": seq, "time": started, "kind": kind, "method": method, "path": path, "query": query_dict(query),
+            "seq": seq, "time": started, "kind": kind, "method": method, "path": unquote(path), "query": query_dict(query),
             "status": status, "write": write, "batch": batch, "is_batch": is_batch, "fault": fault,
             "duration_ms": round((time.time() - started) * 1000, 3), "request_id": request_id,
             "client_request_id": client_request_id, "body": body,
@@ -202,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self):
         app: Emulator = self.server.app
         head = self.command == "HEAD"
-        path, _, query = self.path.partition("?")
+        path, query = self.path.partition("?")[::2]
         headers = {k.lower(): v for k, v in self.headers.items()}
         try:
             body = self._read_body()

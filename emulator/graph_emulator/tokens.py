@@ -122,7 +122,7 @@ class TokenService:
     # --------------------------------------------------------------- validation
     def validate_bearer(self, authorization: Optional[str]) -> dict:
         """Claims of a valid Graph access token, else GraphError 401 InvalidAuthenticationToken (§4.2)."""
-        scheme, _, token = (authorization or "").strip().partition(" ")
+        scheme, token = (authorization or "").strip().partition(" ")[::2]
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise self._unauthorized("Access token is empty.")
@@ -276,11 +276,11 @@ class TokenService:
 
     @staticmethod
     def _basic_auth(request):
-        scheme, _, value = (request.header("authorization") or "").partition(" ")
+        scheme, value = (request.header("authorization") or "").partition(" ")[::2]
         if scheme.lower() != "basic":
             return None, None
         try:
-            user, _, password = base64.b64decode(value).decode("utf-8").partition(":")
+            user, password = base64.b64decode(value).decode("utf-8").partition(":")[::2]
         except (binascii.Error, ValueError, UnicodeDecodeError):
             return None, None
         return user, password

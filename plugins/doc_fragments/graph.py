@@ -81,7 +81,8 @@ options:
         C(https://dod-graph.microsoft.us) with C(https://login.microsoftonline.us); V(china) is the cloud operated by
         21Vianet at C(https://microsoftgraph.chinacloudapi.cn) with C(https://login.chinacloudapi.cn).
       - The token is requested for the scope C({Graph root}/.default) of that cloud (or of O(graph_url)).
-      - If not set, the environment variable E(MSGRAPH_CLOUD) is used.
+      - If not set, the environment variable E(MSGRAPH_CLOUD) is used, then E(AZURE_CLOUD_ENVIRONMENT) as AAP's
+        Azure Resource Manager credential sets it (V(AzureCloud), V(AzureUSGovernment), V(AzureChinaCloud)).
     type: str
     default: global
     choices: [global, usgov, usgov_dod, china]
@@ -145,6 +146,7 @@ options:
       - If not set, the environment variable E(MSGRAPH_TOKEN_CACHE) is used.
     type: str
 notes:
+  - Environment variables that are set but empty are ignored, so the next name in the list (or the default) applies.
   - Set connection options once for every module of the collection with
     C(module_defaults) and the action group C(group/msgraph.grants.graph).
   - National clouds are selected with O(cloud); O(graph_url) and O(authority_url) override the hosts (for

@@ -105,7 +105,7 @@ OPTION_ENV = {
     'federated_token_file': ['AZURE_FEDERATED_TOKEN_FILE'],
     'access_token': ['MSGRAPH_ACCESS_TOKEN'],
     'auth_method': ['MSGRAPH_AUTH_METHOD'],
-    'cloud': ['MSGRAPH_CLOUD'],
+    'cloud': ['MSGRAPH_CLOUD', 'AZURE_CLOUD_ENVIRONMENT'],
     'graph_url': ['MSGRAPH_GRAPH_URL'],
     'authority_url': ['AZURE_AUTHORITY_HOST'],
     'api_version': ['MSGRAPH_API_VERSION'],

@@ -22,9 +22,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import os
 import traceback
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleFallbackNotFound, missing_required_lib
 
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_auth import (
     API_VERSIONS,
@@ -53,9 +54,35 @@ except ImportError:  # pragma: no cover - reported through missing_required_lib
 ISSUES_URL = 'https://github.com/msgraph-grants/msgraph.grants/issues'
 
 
+# AAP's Azure Resource Manager credential names the cloud the way the Azure SDKs do.
+AZURE_CLOUD_ENVIRONMENTS = {
+    'azurecloud': 'global',
+    'azurepubliccloud': 'global',
+    'azureusgovernment': 'usgov',
+    'azureusgovernmentcloud': 'usgov',
+    'azurechinacloud': 'china',
+}
+
+
+def nonempty_env_fallback(*names):
+    """The first of ``names`` that is set to a non-empty value.
+
+    Unlike ansible's ``env_fallback``, an empty variable does not count: AWX custom credential types inject every
+    variable of their injectors, with '' for inputs left empty, and that must not hide the next name (for example an
+    empty AZURE_TENANT_ID hiding AAP's AZURE_TENANT).
+    """
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            if name == 'AZURE_CLOUD_ENVIRONMENT':
+                return AZURE_CLOUD_ENVIRONMENTS.get(value.lower(), value)
+            return value
+    raise AnsibleFallbackNotFound
+
+
 def _env(option):
     names = OPTION_ENV.get(option) or []
-    return dict(fallback=(env_fallback, list(names))) if names else {}
+    return dict(fallback=(nonempty_env_fallback, list(names))) if names else {}
 
 
 def graph_argument_spec(extra=None):

@@ -2,6 +2,7 @@
 
 import base64
 import datetime
+import functools
 import json
 import time
 import uuid
@@ -52,11 +53,13 @@ def token_request(emulator, tenant=None, **form):
     return requests.post(f"{emulator.url}/{tenant or emulator.tenant_id}/oauth2/v2.0/token", data=data, verify=emulator.ca_path, timeout=30)
 
 
-def make_certificate():
+@functools.lru_cache(maxsize=None)
+def make_certificate(name="emulator test app"):
+    """(key PEM, certificate PEM, SHA-1 hex) of a self-signed RSA certificate; cached per name (RSA keygen is slow)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "emulator test app")])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
@@ -64,7 +67,8 @@ def make_certificate():
 
 
 # ------------------------------------------------------------------------------------------- token endpoint
-def test_discovery_document_points_at_the_emulator(api, emulator):
+@pytest.mark.usefixtures("clean_emulator")
+def test_discovery_document_points_at_the_emulator(emulator):
     for tenant in (emulator.tenant_id, "contoso.onmicrosoft.com"):
         doc = requests.get(f"{emulator.url}/{tenant}/v2.0/.well-known/openid-configuration", verify=emulator.ca_path, timeout=30).json()
         assert doc["token_endpoint"] == f"{emulator.url}/{TENANT_ID}/oauth2/v2.0/token"
@@ -73,7 +77,8 @@ def test_discovery_document_points_at_the_emulator(api, emulator):
         assert all(v.startswith(emulator.url) for k, v in doc.items() if k.endswith("_endpoint") or k in ("jwks_uri", "issuer"))
 
 
-def test_unknown_tenant(api, emulator):
+@pytest.mark.usefixtures("clean_emulator")
+def test_unknown_tenant(emulator):
     response = requests.get(f"{emulator.url}/{uuid.uuid4()}/v2.0/.well-known/openid-configuration", verify=emulator.ca_path, timeout=30)
     assert response.status_code == 400 and response.json()["error_codes"] == [90002]
     assert token_request(emulator, tenant="fabrikam.onmicrosoft.com").json()["error"] == "invalid_tenant"
@@ -99,7 +104,8 @@ def test_client_secret_token(api, emulator):
     ({"scope": None}, 400, "invalid_request", 900144),
     ({"grant_type": "password"}, 400, "unsupported_grant_type", 70003),
 ])
-def test_token_errors(api, emulator, form, status, error, code):
+@pytest.mark.usefixtures("clean_emulator")
+def test_token_errors(emulator, form, status, error, code):
     response = token_request(emulator, **form)
     body = response.json()
     assert (response.status_code, body["error"], body["error_codes"]) == (status, error, [code])
@@ -108,19 +114,22 @@ def test_token_errors(api, emulator, form, status, error, code):
     assert "s3cr3t-typo-XYZ" not in body["error_description"]
 
 
-def test_token_request_log_never_keeps_the_secret(api, emulator):
+@pytest.mark.usefixtures("clean_emulator")
+def test_token_request_log_never_keeps_the_secret(emulator):
     emulator.control.clear_requests()
     token_request(emulator)
     entry = emulator.control.requests(kind="token")[0]
     assert entry["body"]["credential"] == "client_secret" and emulator.client_secret not in json.dumps(entry)
 
 
-def test_national_cloud_roots_can_be_requested(api, emulator):
+@pytest.mark.usefixtures("clean_emulator")
+def test_national_cloud_roots_can_be_requested(emulator):
     token = token_request(emulator, scope="https://graph.microsoft.us/.default").json()["access_token"]
     assert claims_of(token)["aud"] == "https://graph.microsoft.us"
 
 
-def test_token_ttl_knob(api, emulator):
+@pytest.mark.usefixtures("clean_emulator")
+def test_token_ttl_knob(emulator):
     emulator.control.set_faults(token_ttl=60)
     body = token_request(emulator).json()
     assert body["expires_in"] == 60 and claims_of(body["access_token"])["exp"] <= time.time() + 61
@@ -143,7 +152,8 @@ def test_msal_client_secret(api, emulator):
 
 
 @pytest.mark.parametrize("style", ["public_certificate", "thumbprint"])  # PS256 + x5t#S256, or RS256 + x5t
-def test_msal_certificate(api, emulator, style):
+@pytest.mark.usefixtures("clean_emulator")
+def test_msal_certificate(emulator, style):
     key_pem, cert_pem, sha1 = make_certificate()
     client_id = str(uuid.uuid4())
     emulator.control.register_app(client_id, certificate_pem=cert_pem, permissions=GRAPH_ROLES)
@@ -154,9 +164,10 @@ def test_msal_certificate(api, emulator, style):
     assert claims_of(result["access_token"])["appid"] == client_id
 
 
-def test_msal_certificate_not_registered_or_tampered(api, emulator):
-    key_pem, cert_pem, _ = make_certificate()
-    other_key, other_cert, _ = make_certificate()
+@pytest.mark.usefixtures("clean_emulator")
+def test_msal_certificate_not_registered_or_tampered(emulator):
+    key_pem, cert_pem = make_certificate()[:2]
+    other_key, other_cert = make_certificate("another app")[:2]
     client_id = str(uuid.uuid4())
     emulator.control.register_app(client_id, certificate_pem=cert_pem, permissions=GRAPH_ROLES)
     result = confidential(emulator, client_id, {"private_key": other_key, "public_certificate": other_cert}).acquire_token_for_client(
@@ -169,7 +180,8 @@ def test_msal_certificate_not_registered_or_tampered(api, emulator):
     del key_pem
 
 
-def test_certificate_assertion_audience_and_lifetime(api, emulator):
+@pytest.mark.usefixtures("clean_emulator")
+def test_certificate_assertion_audience_and_lifetime(emulator):
     key_pem, cert_pem, sha1 = make_certificate()
     client_id = str(uuid.uuid4())
     emulator.control.register_app(client_id, certificate_pem=cert_pem)
@@ -191,7 +203,8 @@ def test_certificate_assertion_audience_and_lifetime(api, emulator):
     assert call("not.a.jwt")["error"] == "invalid_client"
 
 
-def test_msal_federated_assertion(api, emulator):
+@pytest.mark.usefixtures("clean_emulator")
+def test_msal_federated_assertion(emulator):
     now = int(time.time())
 
     def assertion(**claims):
@@ -230,7 +243,8 @@ def test_msal_managed_identity(api, emulator, monkeypatch):
     ({"api-version": "2019-08-01", "resource": "https://graph.microsoft.com", "client_id": str(uuid.uuid4())}, 400),
     ({"api-version": "2019-08-01", "resource": "https://graph.microsoft.com", "client_id": MI_CLIENT}, 200),
 ])
-def test_msi_endpoint(api, emulator, params, status):
+@pytest.mark.usefixtures("clean_emulator")
+def test_msi_endpoint(emulator, params, status):
     response = requests.get(emulator.msi_endpoint, params=params, headers={"X-IDENTITY-HEADER": emulator.msi_header},
                             verify=emulator.ca_path, timeout=30)
     assert response.status_code == status

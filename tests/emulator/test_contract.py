@@ -53,8 +53,8 @@ def relax(document):
     return document
 
 
-@pytest.fixture(scope="module")
-def validators():
+@pytest.fixture(scope="module", name="validators")
+def validators_fixture():
     path = find_spec()
     if path is None:
         pytest.skip(f"{SPEC_NAME} not found in shared/graph/ beside the checkout (set GRAPH_SHARED_DIR to point at shared/)")

@@ -81,7 +81,8 @@ def test_register_app_extends_an_existing_one(api, emulator):
     assert api.post("/oauth2PermissionGrants", new_grant_body(), token=token).status_code == 403
 
 
-def test_unknown_control_endpoint(api, emulator):
+@pytest.mark.usefixtures("clean_emulator")
+def test_unknown_control_endpoint(emulator):
     response = requests.get(f"{emulator.url}/_emulator/nope", verify=emulator.ca_path, timeout=10)
     assert response.status_code == 404
     assert requests.get(f"{emulator.url}/_emulator/reset", verify=emulator.ca_path, timeout=10).status_code == 405
@@ -104,7 +105,8 @@ def test_keep_alive_and_content_length(api, emulator):
     connection.close()
 
 
-def test_certificate_covers_localhost_and_127(api, emulator):
+@pytest.mark.usefixtures("clean_emulator")
+def test_certificate_covers_localhost_and_127(emulator):
     for host in ("127.0.0.1", "localhost"):
         response = requests.get(f"https://{host}:{emulator.port}/_emulator/health", verify=emulator.ca_path, timeout=10)
         assert response.json()["status"] == "ok"
@@ -168,3 +170,9 @@ def test_cli_start_with_seed_file_and_port_in_use(tmp_path, emulator):
         cli("stop", "--state-dir", str(state_dir))
     busy = cli("start", "--state-dir", str(tmp_path / "busy"), "--port", str(emulator.port))
     assert busy.returncode == 1 and "emulator.log" in busy.stderr
+
+
+def test_log_paths_are_decoded(api, emulator):
+    emulator.control.clear_requests()
+    api.get("/users/adele.vance_fabrikam.com%23EXT%23@contoso.onmicrosoft.com")
+    assert emulator.control.requests()[0]["path"] == "/v1.0/users/adele.vance_fabrikam.com#EXT#@contoso.onmicrosoft.com"

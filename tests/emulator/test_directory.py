@@ -13,7 +13,7 @@ def test_service_principal_by_id_and_app_id(api):
     by_app_id = api.get(f"/servicePrincipals(appId='{GRAPH_APP_ID}')").json()
     assert by_id["@odata.context"].endswith("/v1.0/$metadata#servicePrincipals/$entity")
     assert by_id["appId"] == GRAPH_APP_ID and by_id["displayName"] == "Microsoft Graph"
-    assert {k: v for k, v in by_id.items()} == {k: v for k, v in by_app_id.items()}
+    assert by_id == by_app_id
     values = {s["value"]: s for s in by_id["oauth2PermissionScopes"]}
     assert {"User.Read", "openid", "offline_access", "Directory.Read.All"} <= set(values)
     assert values["User.Read"]["id"] == "e1fe6dd8-ba31-4d61-89e7-88639da4683d"

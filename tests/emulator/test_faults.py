@@ -46,7 +46,7 @@ def test_throttled_writes_are_not_applied(api, emulator):
 
 def test_throttle_every(api, emulator):
     emulator.control.set_faults(throttle_every=3)
-    statuses = [api.get("/users").status_code for _ in range(7)]
+    statuses = [api.get("/users").status_code for attempt in range(7)]
     assert statuses == [200, 200, 429, 200, 200, 429, 200]
 
 
@@ -64,6 +64,14 @@ def test_fail_next_fails_before_applying(api, emulator, status, code):
     assert error_of(api.post("/oauth2PermissionGrants", new_grant_body()))[:2] == (status, code)
     assert not grant_exists(api)
     assert api.post("/oauth2PermissionGrants", new_grant_body()).status_code == 201
+
+
+def test_fail_next_retry_after(api, emulator):
+    emulator.control.set_faults(fail_next=2, fail_status=503, fail_retry_after=3)
+    assert api.get("/users").headers["Retry-After"] == "3"
+    emulator.control.set_faults(fail_retry_after=None)
+    response = api.get("/users")
+    assert response.status_code == 503 and "Retry-After" not in response.headers
 
 
 @pytest.mark.parametrize("mode,status", [("503", 503), ("504", 504)])
@@ -99,10 +107,15 @@ def test_drop_next_drops_before_applying(api, emulator):
 
 def test_latency_overlaps_between_concurrent_requests(api, emulator):
     emulator.control.set_faults(latency_ms=400)
+
+    def one_call(index):
+        response = requests.get(f"{emulator.url}/v1.0/users", headers={"Authorization": f"Bearer {api.token}", "client-request-id": str(index)},
+                                verify=emulator.ca_path, timeout=30)
+        return response.status_code
+
     started = time.time()
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        statuses = list(pool.map(lambda _: requests.get(f"{emulator.url}/v1.0/users", headers={"Authorization": f"Bearer {api.token}"},
-                                                          verify=emulator.ca_path, timeout=30).status_code, range(4)))
+        statuses = list(pool.map(one_call, range(4)))
     elapsed = time.time() - started
     assert statuses == [200] * 4
     assert 0.4 <= elapsed < 1.2  # sequential would be >= 1.6 s
@@ -141,10 +154,10 @@ def test_replication_delay_on_update_and_delete(api, emulator):
 
 
 def test_replication_delay_in_seconds(api, emulator):
-    emulator.control.set_faults(replication_delay_seconds=0.5)
+    emulator.control.set_faults(replication_delay_seconds=0.3)
     api.post("/oauth2PermissionGrants", new_grant_body())
     assert not grant_exists(api) and not grant_exists(api)
-    time.sleep(0.6)
+    time.sleep(0.35)
     assert grant_exists(api)
 
 
@@ -152,12 +165,12 @@ def test_replication_delay_in_seconds(api, emulator):
 def test_reference_lag(api, emulator, lag_status, expected):
     fresh = str(uuid.uuid4())
     emulator.control.add_service_principal({"id": fresh, "appId": str(uuid.uuid4()), "displayName": "Just created"})
-    emulator.control.set_faults(reference_lag_seconds=0.5, reference_lag_status=lag_status)
+    emulator.control.set_faults(reference_lag_seconds=0.3, reference_lag_status=lag_status)
     assert api.post("/oauth2PermissionGrants", new_grant_body()).status_code == 201  # seeded objects are old
     status, code, message = error_of(api.post("/oauth2PermissionGrants", new_grant_body(client=fresh)))
     assert (status, code) == expected
     assert message == f"Resource '{fresh}' does not exist or one of its queried reference-property objects are not present."
-    time.sleep(0.6)
+    time.sleep(0.35)
     assert api.post("/oauth2PermissionGrants", new_grant_body(client=fresh)).status_code == 201
 
 
@@ -198,7 +211,8 @@ def test_search_status_knob(api, emulator):
 
 @pytest.mark.parametrize("knobs", [{"throttle_nxt": 1}, {"fail_status": 418}, {"throttle_next": -1}, {"cloud": "mars"},
                                    {"retry_after": "soon"}, {"paths": "("}, {"strict_scopes": "yes"}])
-def test_invalid_knobs_are_rejected(api, emulator, knobs):
+@pytest.mark.usefixtures("clean_emulator")
+def test_invalid_knobs_are_rejected(emulator, knobs):
     with pytest.raises(RuntimeError, match="400"):
         emulator.control.set_faults(**knobs)
 
@@ -214,7 +228,8 @@ def test_faults_merge_clear_and_reset(api, emulator):
     assert api.get("/users").status_code == 200
 
 
-def test_faults_do_not_touch_the_token_side_or_control_plane(api, emulator):
+@pytest.mark.usefixtures("clean_emulator")
+def test_faults_do_not_touch_the_token_side_or_control_plane(emulator):
     emulator.control.set_faults(throttle_next=1, drop_next=1)
     assert emulator.token()
     assert emulator.control.state()["tenant"]["id"]

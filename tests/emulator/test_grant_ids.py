@@ -27,7 +27,7 @@ DOCUMENTED = [
 ]
 
 
-@pytest.mark.parametrize("key,expected", DOCUMENTED, ids=[doc_id[:12] for _, doc_id in DOCUMENTED])
+@pytest.mark.parametrize("key,expected", DOCUMENTED, ids=[case[1][:12] for case in DOCUMENTED])
 def test_algorithm_reproduces_documented_ids(key, expected):
     assert grant_id(*key) == expected
 

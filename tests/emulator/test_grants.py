@@ -133,7 +133,7 @@ def test_create_validation(api, mutate, expected):
         assert message == expected[2]
     else:
         assert message.endswith("does not exist or one of its queried reference-property objects are not present.")
-    assert api.get("/oauth2PermissionGrants").json()["value"].__len__() == len(SEEDED_GRANTS)
+    assert len(api.get("/oauth2PermissionGrants").json()["value"]) == len(SEEDED_GRANTS)
 
 
 def test_scope_of_exactly_3850_characters_is_accepted(api):

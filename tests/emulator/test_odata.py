@@ -40,10 +40,10 @@ def test_syntax_errors(text):
 
 
 def test_grant_filter_semantics():
-    predicate, _ = GRANT_FILTER.compile("clientId eq 'ABCDEF00-0000-0000-0000-000000000000' and consentType eq 'Principal'")
+    predicate = GRANT_FILTER.compile("clientId eq 'ABCDEF00-0000-0000-0000-000000000000' and consentType eq 'Principal'")
     assert predicate({"clientId": "abcdef00-0000-0000-0000-000000000000", "consentType": "Principal"})
     assert not predicate({"clientId": "abcdef00-0000-0000-0000-000000000000", "consentType": "principal"})
-    lowercase, _ = GRANT_FILTER.compile("consentType eq 'principal'")
+    lowercase = GRANT_FILTER.compile("consentType eq 'principal'")
     assert not lowercase({"consentType": "Principal"})  # consentType is case-sensitive (§2.3)
 
 
@@ -65,7 +65,7 @@ def test_bare_guid_is_a_type_error():
 
 
 def test_service_principal_display_name_is_case_insensitive():
-    predicate, _ = SP_FILTER.compile("displayName eq 'contoso REPORTING'")
+    predicate = SP_FILTER.compile("displayName eq 'contoso REPORTING'")
     assert predicate({"displayName": "Contoso Reporting"})
 
 

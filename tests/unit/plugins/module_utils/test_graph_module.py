@@ -39,7 +39,8 @@ CONTRACT_ENV = {
     'federated_token_file': ['AZURE_FEDERATED_TOKEN_FILE'],
     'access_token': ['MSGRAPH_ACCESS_TOKEN'],
     'auth_method': ['MSGRAPH_AUTH_METHOD'],
-    'cloud': ['MSGRAPH_CLOUD'],
+    # The contract names MSGRAPH_CLOUD; AAP's Azure RM credential's AZURE_CLOUD_ENVIRONMENT is our extension.
+    'cloud': ['MSGRAPH_CLOUD', 'AZURE_CLOUD_ENVIRONMENT'],
     'graph_url': ['MSGRAPH_GRAPH_URL'],
     'authority_url': ['AZURE_AUTHORITY_HOST'],
     'api_version': ['MSGRAPH_API_VERSION'],
@@ -113,7 +114,7 @@ def test_doc_fragment_documents_every_option_like_the_spec():
     assert any(req.startswith('msal') for req in doc['requirements'])
 
 
-@pytest.mark.parametrize('option, envs', [(k, v) for k, v in CONTRACT_ENV.items() if len(v) == 2])
+@pytest.mark.parametrize('option, envs', [(k, v) for k, v in CONTRACT_ENV.items() if len(v) == 2 and k != 'cloud'])
 def test_env_fallback_order(clean_env, option, envs):
     first, second = envs
     clean_env.setenv(second, 'from-second')
@@ -121,6 +122,25 @@ def test_env_fallback_order(clean_env, option, envs):
     clean_env.setenv(first, 'from-first')
     assert validate({})[option] == 'from-first'
     assert validate({option: 'explicit'})[option] == 'explicit'
+
+
+def test_empty_env_values_do_not_hide_the_next_name(clean_env):
+    # AWX custom credential types inject '' for inputs left empty.
+    clean_env.setenv('AZURE_TENANT_ID', '')
+    clean_env.setenv('AZURE_TENANT', 'from-aap')
+    clean_env.setenv('MSGRAPH_CLOUD', '')
+    params = validate({})
+    assert params['tenant_id'] == 'from-aap'
+    assert params['cloud'] == 'global'  # the default, not '' (which would fail the choices check)
+
+
+@pytest.mark.parametrize('value, cloud', [('AzureCloud', 'global'), ('AzureUSGovernment', 'usgov'),
+                                          ('AzureChinaCloud', 'china')])
+def test_aap_cloud_environment_maps_to_cloud(clean_env, value, cloud):
+    clean_env.setenv('AZURE_CLOUD_ENVIRONMENT', value)
+    assert validate({})['cloud'] == cloud
+    clean_env.setenv('MSGRAPH_CLOUD', 'usgov_dod')
+    assert validate({})['cloud'] == 'usgov_dod'
 
 
 def test_env_fallbacks_feed_every_option(clean_env, tmp_path):

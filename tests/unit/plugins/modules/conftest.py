@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Module tests: run a module's ``main()`` through ansible-core's own ``patch_module_args`` (2.19+), with the
+GraphClient that ``GraphModule`` builds replaced by the strict fake Graph of ``../module_utils/conftest.py``, so
+that argument parsing, mutually_exclusive / required_if rules, check mode and diff all go through AnsibleModule."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import importlib.util
+import json
+import os
+import sys
+
+import pytest
+
+ALIAS = 'msgraph_grants_fake_graph'
+if ALIAS not in sys.modules:  # only tests/unit/plugins/modules is being run: load the fake by path
+    _path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'module_utils', 'conftest.py')
+    _spec = importlib.util.spec_from_file_location(ALIAS, _path)
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules[ALIAS] = _module
+    _spec.loader.exec_module(_module)
+
+from msgraph_grants_fake_graph import fakes, graph, sleeper  # noqa: E402,F401  (fixtures, re-exported)
+
+from ansible_collections.msgraph.grants.plugins.module_utils import _graph_module  # noqa: E402
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_service import GrantService  # noqa: E402
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_auth import OPTION_ENV  # noqa: E402
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19
+    patch_module_args = None
+
+needs_patch_module_args = pytest.mark.skipif(
+    patch_module_args is None, reason='ansible.module_utils.testing.patch_module_args needs ansible-core >= 2.19')
+
+SECRET = 'Unit-Test-Client-Secret-5f3a9c1e'
+CONNECTION = {'tenant_id': 'contoso.onmicrosoft.com', 'client_id': '0c7f5a3e-1111-4222-8333-944455556666',
+              'client_secret': SECRET, 'token_cache': 'off'}
+
+
+class ModuleRun(object):
+    def __init__(self, rc, result, stdout):
+        self.rc = rc
+        self.result = result
+        self.stdout = stdout
+
+    @property
+    def failed(self):
+        return bool(self.result.get('failed'))
+
+    @property
+    def msg(self):
+        return self.result.get('msg', '')
+
+
+@pytest.fixture
+def run_module(graph, sleeper, monkeypatch, capsys):
+    """``run_module(main, args, check=False, diff=False, fake=graph)`` -> ModuleRun.
+
+    The fake replaces the GraphClient that GraphModule constructs; the arguments it was built with are kept in
+    ``run_module.client_args``. GrantService's default ``sleep`` becomes ``sleeper`` (the modules do not pass one),
+    so no test ever really sleeps. Every run is checked: the client secret never appears in the output, and a
+    failure message never holds a traceback.
+    """
+    for names in OPTION_ENV.values():
+        for name in names:
+            monkeypatch.delenv(name, raising=False)
+    defaults = GrantService.__init__.__defaults__
+    assert len(defaults) == 4 and callable(defaults[-1]), 'GrantService.__init__ changed: adapt this fixture'
+    monkeypatch.setattr(GrantService.__init__, '__defaults__', defaults[:-1] + (sleeper,))
+    built = []
+
+    def run(main, args, check=False, diff=False, fake=None):
+        fake = fake if fake is not None else graph
+
+        def factory(graph_root, api_version, token_provider, **kwargs):
+            built.append(dict(graph_root=graph_root, api_version=api_version, **kwargs))
+            assert api_version == fake.api_version, 'the module asked for %s' % api_version
+            return fake
+        monkeypatch.setattr(_graph_module, 'GraphClient', factory)
+        module_args = dict(CONNECTION)
+        module_args.update(args)
+        module_args['_ansible_check_mode'] = check
+        module_args['_ansible_diff'] = diff
+        capsys.readouterr()
+        with patch_module_args(module_args):
+            with pytest.raises(SystemExit) as info:
+                main()
+        out = capsys.readouterr().out
+        result = json.loads(out)
+        assert SECRET not in out
+        if result.get('failed'):
+            assert 'Traceback' not in result.get('msg', '')
+            assert info.value.code == 1
+        else:
+            assert info.value.code == 0
+        return ModuleRun(info.value.code, result, out)
+
+    run.client_args = built
+    return run
+
+
+# The test files import SECRET and the skip marker from here, under a name that cannot clash with other conftests.
+sys.modules.setdefault('msgraph_grants_module_harness', sys.modules[__name__])
