@@ -184,20 +184,15 @@ class BulkGrantService(object):
             raise error_from_response(response, request['method'], request['url'])
 
     def _converge_one(self, entry, error):
-        item = entry['item']
-        if entry['index'] is None:  # an exclusive-mode removal
-            params = {'id': entry['current']['id'], 'state': 'absent'}
-        else:
-            params = {
-                'client': entry['key'].client_id, 'resource': entry['key'].resource_id,
-                'principal': entry['key'].principal_id, 'consent_type': entry['key'].consent_type,
-                'scopes': item.get('scopes') or [], 'scope_mode': item.get('scope_mode', 'exact'),
-                'state': item.get('state', 'present'), 'validate_scopes': False,  # already validated
-            }
-        try:
-            return self.single.ensure(params)
-        except GrantInputError:
-            raise error
+        """Finish one grant whose batched write failed, with the single-grant logic, starting from that failure."""
+        item, key, plan, current = entry['item'], entry['key'], entry['plan'], entry['current']
+        requested = item.get('scopes') or []
+        mode = item.get('scope_mode', 'exact')
+        if plan.action == ACTION_CREATED:
+            return self.single._create(key, plan, requested, mode, {}, prior_error=error)
+        if plan.action == ACTION_UPDATED:
+            return self.single._update(key, current, plan, requested, mode, {}, prior_error=error)
+        return self.single._delete(key, current, plan, {}, prior_error=error)
 
     # ------------------------------------------------------------------------------------------------- result
     @staticmethod

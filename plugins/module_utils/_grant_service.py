@@ -19,6 +19,7 @@ Why the write paths look the way they do (graph-semantics §4.3, §6):
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import random
 import time
 
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
@@ -66,10 +67,17 @@ def _with_hint(err, hint):
 class ReconcileSettings(object):
     """Bounds of the waits around eventual consistency (seconds)."""
 
-    def __init__(self, replication_wait=60.0, first_delay=1.0, max_delay=16.0):
+    def __init__(self, replication_wait=60.0, first_delay=1.0, max_delay=16.0, merge_rounds=3, settle=(0.3, 0.8)):
         self.replication_wait = replication_wait
         self.first_delay = first_delay
         self.max_delay = max_delay
+        # append/remove: how many times a scope lost to a concurrent writer is re-applied, and how long to let such a
+        # writer's PATCH land before looking (a random pick in the range, so two racing runs do not stay in step).
+        self.merge_rounds = merge_rounds
+        self.settle = settle
+
+    def settle_delay(self):
+        return random.uniform(*self.settle)
 
     def delays(self):
         """Successive sleeps whose sum stays within ``replication_wait``."""
@@ -214,17 +222,26 @@ class GrantService(object):
             body['expiryTime'] = BETA_EXPIRY_TIME
         return body
 
-    def _create(self, key, plan, requested, scope_mode, params):
+    def _create(self, key, plan, requested, scope_mode, params, prior_error=None):
+        """POST the grant; ``prior_error`` is the failure of an attempt made elsewhere (a ``$batch`` item)."""
         body = self._create_body(key, plan.scopes_after)
         delays = self.reconcile.delays()
         ambiguous_retried = False
+        # Set once an attempt may have been applied although it failed (unknown outcome, or a 404 answered to a create
+        # that Graph applied anyway, graph-semantics §6): a later duplicate error is then most likely our own grant.
+        maybe_applied = False
+        pending = prior_error
         while True:
             try:
+                if pending is not None:
+                    failed, pending = pending, None
+                    raise failed
                 created = self.client.post(GRANTS_PATH, body)
             except GraphError as err:
                 if is_duplicate_grant_error(err):
-                    return self._adopt(key, requested, scope_mode, params, err)
+                    return self._adopt(key, requested, scope_mode, params, err, created_by_us=maybe_applied)
                 if err.ambiguous:
+                    maybe_applied = True
                     found = self._wait_for_grant(key, attempts=3)
                     if found is not None:
                         return self._converge_existing(key, found, requested, scope_mode, params, created_by_us=True)
@@ -233,6 +250,7 @@ class GrantService(object):
                     ambiguous_retried = True
                     continue
                 if is_not_replicated_error(err):
+                    maybe_applied = maybe_applied or err.status == 404
                     delay = next(delays, None)
                     if delay is None:
                         raise _with_hint(
@@ -243,14 +261,14 @@ class GrantService(object):
                 raise
             return self._result(ACTION_CREATED, None, grant_view(created) if created else grant_after_write(None, key, plan), plan, params)
 
-    def _adopt(self, key, requested, scope_mode, params, duplicate_error):
+    def _adopt(self, key, requested, scope_mode, params, duplicate_error, created_by_us=False):
         """A grant with our key exists although we did not see it: read it back (it may lag) and converge it."""
         found = self._wait_for_grant(key)
         if found is None:
             raise _with_hint(
                 duplicate_error, 'Graph says a grant for {0} already exists, but it did not become readable within '
                 '{1:.0f} s. Run again later.'.format(key.describe(), self.reconcile.replication_wait))
-        return self._converge_existing(key, found, requested, scope_mode, params)
+        return self._converge_existing(key, found, requested, scope_mode, params, created_by_us=created_by_us)
 
     def _wait_for_grant(self, key, attempts=None):
         delays = self.reconcile.delays()
@@ -269,7 +287,7 @@ class GrantService(object):
         found = grant_view(found_raw)
         plan = plan_change(found, requested, scope_mode, 'present')
         if created_by_us and plan.action == ACTION_UNCHANGED:
-            # Our own ambiguous create did land: report it as the creation it was.
+            # Our own create did land although we were not told so: report it as the creation it was.
             created_plan = plan_change(None, requested, scope_mode, 'present')
             return self._result(ACTION_CREATED, None, found, created_plan, params)
         if plan.action == ACTION_UNCHANGED:
@@ -278,9 +296,11 @@ class GrantService(object):
             return self._update(key, found, plan, requested, scope_mode, params, attempts_left=attempts_left)
         return self._delete(key, found, plan, params)
 
-    def _update(self, key, current, plan, requested, scope_mode, params, attempts_left=2):
+    def _update(self, key, current, plan, requested, scope_mode, params, attempts_left=2, prior_error=None):
         path = '{0}/{1}'.format(GRANTS_PATH, current['id'])
         try:
+            if prior_error is not None:
+                raise prior_error
             self.client.patch(path, {'scope': scope_string(plan.scopes_after)})
         except GraphError as err:
             if err.status == 404 or err.ambiguous:
@@ -293,18 +313,49 @@ class GrantService(object):
                 if attempts_left > 0:
                     return self._converge_existing(key, found, requested, scope_mode, params, attempts_left=attempts_left - 1)
             raise
-        return self._result(ACTION_UPDATED, current, grant_after_write(current, key, plan), plan, params)
+        after = grant_after_write(current, key, plan)
+        if scope_mode != 'exact' and self.reconcile.merge_rounds > 0:
+            after = self._guard_merge(key, plan, requested, scope_mode, after)
+        return self._result(ACTION_UPDATED, current, after, plan, params)
 
-    def _delete(self, key, current, plan, params):
+    def _guard_merge(self, key, plan, requested, scope_mode, after):
+        """Graph has no ETag on grants: two runs appending to one grant at once can overwrite each other's PATCH.
+
+        After our PATCH, wait a moment for a concurrent writer's PATCH to land, read the grant again and re-apply
+        what we asked for if it was lost, a bounded number of times. The window left (a writer landing after our last
+        read) is documented in docs/reliability.md.
+        """
+        for _round in range(self.reconcile.merge_rounds):
+            self.sleep(self.reconcile.settle_delay())
+            raw = self.read_grant_by_key(key)
+            if raw is None:
+                return after  # deleted meanwhile by someone else: nothing of ours to protect
+            seen = grant_view(raw)
+            again = plan_change(seen, requested, scope_mode, 'present')
+            if again.action == ACTION_UNCHANGED:
+                return seen
+            if again.action != ACTION_UPDATED:
+                return seen
+            self.client.patch('{0}/{1}'.format(GRANTS_PATH, seen['id']), {'scope': scope_string(again.scopes_after)})
+            after = grant_after_write(seen, key, again)
+        return after
+
+    def _delete(self, key, current, plan, params, prior_error=None):
         path = '{0}/{1}'.format(GRANTS_PATH, current['id'])
         try:
+            if prior_error is not None:
+                raise prior_error
             self.client.delete(path)
         except GraphError as err:
             if err.status == 404:
                 pass  # already gone: absence was the goal
             elif err.ambiguous:
                 if self.read_grant_by_key(key) is not None:
-                    self.client.delete(path)
+                    try:
+                        self.client.delete(path)
+                    except GraphError as again:
+                        if again.status != 404:  # a stale read showed a grant our first DELETE had removed
+                            raise
             else:
                 raise
         return self._result(ACTION_DELETED, current, None, plan, params)

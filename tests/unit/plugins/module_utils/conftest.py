@@ -37,7 +37,7 @@ import sys
 import uuid
 
 try:
-    from urllib.parse import parse_qsl, unquote, urlsplit
+    from urllib.parse import parse_qsl, unquote
 except ImportError:  # pragma: no cover
     pass
 
@@ -202,8 +202,9 @@ class Call(object):
         return self.method in WRITE_METHODS
 
     def __repr__(self):
-        return 'Call(%s %s%s%s)' % (self.method, self.raw_url, ' body=%r' % (self.body,) if self.body else '',
-                                   ' [batch %s]' % self.batch if self.via == 'batch' else '')
+        body = ' body=%r' % (self.body,) if self.body else ''
+        batch = ' [batch %s]' % self.batch if self.via == 'batch' else ''
+        return 'Call(%s %s%s%s)' % (self.method, self.raw_url, body, batch)
 
 
 class Fault(object):
@@ -273,8 +274,9 @@ class FakeGraph(object):
     # ------------------------------------------------------------------------------------------ tenant set-up
     def add_sp(self, sp_id, app_id, name, scopes=(), disabled=()):
         # Treated as immutable: copies of the tenant share these lists.
+        entries = [(s, True) for s in scopes] + [(s, False) for s in disabled]
         published = tuple({'id': '%s%04d' % (sp_id[:-4], n), 'value': s, 'type': 'User', 'isEnabled': enabled}
-                          for n, (s, enabled) in enumerate([(s, True) for s in scopes] + [(s, False) for s in disabled]))
+                          for n, (s, enabled) in enumerate(entries))
         self.sps[sp_id] = {'id': sp_id, 'appId': app_id, 'displayName': name, 'appDisplayName': name,
                            'servicePrincipalType': 'Application', 'accountEnabled': True, '_scopes': published}
         return sp_id
@@ -299,6 +301,12 @@ class FakeGraph(object):
         fault = Fault(method, path, kind, times=times, status=status, code=code, message=message, hook=hook)
         self.faults.append(fault)
         return fault
+
+    def vanish_before(self, method, grant_id):
+        """Another writer deletes the grant just before our next ``method`` on it reaches Graph."""
+        def delete_it(graph, call):
+            graph.grants.pop(grant_id, None)
+        return self.add_fault(method, '^/oauth2PermissionGrants/' + re.escape(grant_id) + '$', 'hook', hook=delete_it)
 
     def clone(self):
         """A fake with the same tenant (objects and grants), no calls and no faults."""
@@ -416,8 +424,8 @@ class FakeGraph(object):
         return path
 
     def _response(self, method, url, status, body=None):
-        return GraphResponse(status, headers={'request-id': 'req-%d' % next(self._request_ids)}, json=body, method=method,
-                             url=self.base_url + url)
+        headers = {'request-id': 'req-%d' % next(self._request_ids)}
+        return GraphResponse(status, headers=headers, json=body, method=method, url=self.base_url + url)
 
     def _error(self, method, url, status, code, message):
         return self._response(method, url, status, _error_body(code, message))
@@ -726,7 +734,8 @@ class FakeGraph(object):
         if existing:
             self.duplicate_posts += 1
             if self.unique_keys:
-                code = 'Request_MultipleObjectsWithSameKeyValue' if self.duplicate_status == 409 else 'Request_BadRequest'
+                code = ('Request_MultipleObjectsWithSameKeyValue' if self.duplicate_status == 409
+                        else 'Request_BadRequest')
                 return self._error('POST', url, self.duplicate_status, code, DUPLICATE_MESSAGE)
             gid = base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes).decode('ascii').rstrip('=')
         else:

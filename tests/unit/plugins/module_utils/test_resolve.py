@@ -259,7 +259,7 @@ def test_nothing_to_look_up_sends_nothing(graph):
 def test_more_than_twenty_lookups_are_one_client_batch_call(graph):
     # The client splits above 20; the resolver hands over everything at once.
     resolver = Resolver(graph)
-    lookups = [resolver.service_principal_lookup('client', CLIENT_ID) for _ in range(11)]
+    lookups = [resolver.service_principal_lookup('client', CLIENT_ID) for dummy in range(11)]
     resolver.run(lookups)
     assert graph.batches == [22]
     assert graph.round_trips == 2
@@ -273,10 +273,9 @@ def test_client_grants_by_app_id_through_the_navigation_path(graph):
     graph.add_grant(CLIENT_ID, RESOURCE_ID, 'Mail.Read', principal_id=ADELE_ID)
     resolver = Resolver(graph)
     lookup = resolver.client_grants_lookup(CLIENT_APP, "consentType eq 'AllPrincipals'")
-    assert lookup.requests == [
-        '/servicePrincipals/%s/oauth2PermissionGrants?$filter=consentType%%20eq%%20\'AllPrincipals\'&$top=999' % CLIENT_APP,
-        "/servicePrincipals(appId='%s')/oauth2PermissionGrants?$filter=consentType%%20eq%%20'AllPrincipals'&$top=999"
-        % CLIENT_APP]
+    query = "?$filter=consentType%20eq%20'AllPrincipals'&$top=999"
+    assert lookup.requests == ['/servicePrincipals/%s/oauth2PermissionGrants' % CLIENT_APP + query,
+                               "/servicePrincipals(appId='%s')/oauth2PermissionGrants" % CLIENT_APP + query]
     resolver.run([lookup])
     assert [g['id'] for g in resolver.grants(lookup)] == [gid]
 

@@ -22,7 +22,12 @@ if ALIAS not in sys.modules:  # only tests/unit/plugins/modules is being run: lo
     sys.modules[ALIAS] = _module
     _spec.loader.exec_module(_module)
 
-from msgraph_grants_fake_graph import fakes, graph, sleeper  # noqa: E402,F401  (fixtures, re-exported)
+import msgraph_grants_fake_graph as _fake_graph  # noqa: E402
+
+# The fake's fixtures, for the tests of this directory.
+fakes = _fake_graph.fakes
+graph = _fake_graph.graph
+sleeper = _fake_graph.sleeper
 
 from ansible_collections.msgraph.grants.plugins.module_utils import _graph_module  # noqa: E402
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_service import GrantService  # noqa: E402
