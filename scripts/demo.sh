@@ -67,10 +67,22 @@ run() {   # run TITLE ansible-playbook-args...
     "$VENV/bin/ansible-playbook" "$@"
 }
 
-run "run $playbook against the emulator" "$playbook" "$@"
-# The lead extends the demo here, e.g.:
-#   run "the same again: nothing changes (idempotent)" "$playbook" "$@"
-#   run "check mode with diff: what a change would do, without doing it" "$playbook" --check --diff "$@"
+run "1/3: apply the declared grants (creates and updates what differs)" "$playbook" "$@"
+run "2/3: the same again: nothing to do, every task ok (idempotent)" "$playbook" "$@"
+run "3/3: preview a change (one more scope for the payroll app) with --check --diff: nothing is written" \
+    "$playbook" --check --diff -e '{"demo_extra_scopes": ["Mail.Read"]}' "$@"
 
+summary="$("$VENV/bin/python" - "$MSGRAPH_GRAPH_URL" "$MSGRAPH_CA_PATH" <<'PY'
+import json, sys, urllib.request, ssl
+url, ca = sys.argv[1], sys.argv[2]
+context = ssl.create_default_context(cafile=ca)
+with urllib.request.urlopen(url + "/_emulator/requests", context=context) as answer:
+    summary = json.load(answer)["summary"]
+print("Graph requests over the three runs: %(graph_requests)s round trips, %(writes)s writes, %(token_requests)s token requests"
+      % summary)
+PY
+)"
+echo
+msg_info "$summary"
 echo
 msg_info "demo finished"

@@ -6,7 +6,7 @@
 #   scripts/test.sh --fast          the quick ones: bootstrap unit emulator sanity lint changelog
 #   scripts/test.sh --list          list the stages
 #
-# Stages: bootstrap unit emulator sanity lint changelog build docs integration molecule matrix-2.16
+# Stages: bootstrap unit emulator sanity lint changelog build docs awx integration molecule reliability matrix-2.16
 # Every selected stage runs even when an earlier one failed; the run fails when any stage failed. A stage whose
 # inputs do not exist yet (no integration targets, no molecule scenario, ...) is skipped with a note.
 # Pass extra pytest options through PYTEST_ADDOPTS (e.g. PYTEST_ADDOPTS='-k scopes -x' scripts/test.sh unit).
@@ -16,7 +16,12 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$MSG_ROOT" || exit 1
 
-ALL_STAGES=(bootstrap unit emulator sanity lint changelog build docs integration molecule matrix-2.16)
+# CI logs are read as text: no colours or terminal hyperlinks from pytest, ansible, ansible-lint, molecule.
+if [ "${CI:-}" = true ]; then
+    export NO_COLOR=1 ANSIBLE_NOCOLOR=1 PY_COLORS=0
+fi
+
+ALL_STAGES=(bootstrap unit emulator sanity lint changelog build docs awx integration molecule reliability matrix-2.16)
 FAST_STAGES=(bootstrap unit emulator sanity lint changelog)
 
 VENV="$MSG_ROOT/.venv"
@@ -114,22 +119,27 @@ module_names() {
 }
 
 BUILD_DIR="$MSG_ROOT/.tmp/build"
-# build_and_install VENV: build the collection tarball and install it into $BUILD_DIR/collections.
+# build_and_install VENV: build the collection tarball from the working tree, exactly as a maintainer would
+# (so galaxy.yml's build_ignore is what is tested), check that it holds no development or git-ignored files, and
+# install it into $BUILD_DIR/collections.
 build_and_install() {
-    local venv="$1" tarball
+    local venv="$1" tarball leaked
     rm -rf "$BUILD_DIR"
     mkdir -p "$BUILD_DIR"
-    # Build from a synced copy, so untracked-but-ignored files of the working tree never reach the tarball.
-    local copy
-    copy="$(ANSIBLE_TEST_SYNC_ONLY=1 bash scripts/ansible-test.sh "$venv" | tail -n1)"
-    (cd "$copy" && "$venv/bin/ansible-galaxy" collection build --force --output-path "$BUILD_DIR") || return 1
+    "$venv/bin/ansible-galaxy" collection build --force --output-path "$BUILD_DIR" "$MSG_ROOT" || return 1
     tarball="$(ls "$BUILD_DIR"/msgraph-grants-*.tar.gz)"
-    echo "built $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB, $(tar -tzf "$tarball" | wc -l) entries)"
-    local leaked
-    leaked="$(tar -tzf "$tarball" | grep -E '^(tests|emulator|scripts|requirements|\.venv|\.tmp|\.ci|bench|extensions)(/|$)|__pycache__|\.pyc$' || true)"
+    tar -tzf "$tarball" > "$BUILD_DIR/contents.txt" || return 1
+    echo "built $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB, $(wc -l < "$BUILD_DIR/contents.txt") entries)"
+    leaked="$(grep -E '^(tests|emulator|scripts|requirements|bench|extensions|\.[^/]+)(/|$)|__pycache__|\.pyc$' \
+        "$BUILD_DIR/contents.txt" || true)"
+    if command -v git >/dev/null 2>&1 && git -C "$MSG_ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+        leaked="$leaked
+$(grep -vE '^(MANIFEST|FILES)\.json$' "$BUILD_DIR/contents.txt" | git -C "$MSG_ROOT" check-ignore --stdin || true)"
+    fi
+    leaked="$(printf '%s\n' "$leaked" | sed '/^$/d')"
     if [ -n "$leaked" ]; then
-        echo "the tarball contains development files (fix build_ignore in galaxy.yml):"
-        echo "$leaked" | head -n 20
+        echo "the tarball contains development or git-ignored files (add them to build_ignore in galaxy.yml):"
+        echo "$leaked" | sort -u | head -n 20
         return 1
     fi
     "$venv/bin/ansible-galaxy" collection install --force --offline -p "$BUILD_DIR/collections" "$tarball" || return 1
@@ -223,6 +233,19 @@ stage_docs() {
     return "$rc"
 }
 
+# AWX / AAP: EE definition (ansible-builder create + introspection of the built tarball) and ansible-runner jobs with
+# the environment AWX credentials inject, against the Graph emulator.
+stage_awx() {
+    msg_require_venv 2.21 || return 1
+    run_pytest "$VENV" tests/awx
+}
+
+# Faults, races, bad input and secret hygiene: the fast subset (scripts/reliability.sh runs the full suite).
+stage_reliability() {
+    msg_require_venv 2.21 || return 1
+    run_pytest "$VENV" tests/reliability
+}
+
 stage_integration() {
     have_targets || skip "no integration targets in tests/integration/targets yet"
     msg_require_venv 2.21 || return 1
@@ -238,7 +261,6 @@ stage_molecule() {
     start_emulator "$MSG_ROOT/.tmp/molecule-emulator" || return 1
     # shellcheck disable=SC1091
     source "$EMULATOR_STATE/env.sh"
-    if [ "${CI:-}" = true ]; then export NO_COLOR=1; fi
     PATH="$VENV/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS" "$VENV/bin/molecule" test --all
 }
 

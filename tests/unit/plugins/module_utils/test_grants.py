@@ -152,8 +152,8 @@ class TestPlanChange:
         after = grant_after_write(current, GrantKey(CLIENT, RESOURCE, None), plan)
         again = plan_change(after, requested, mode, state)
         assert again.action == ACTION_UNCHANGED
-        assert (plan.action == ACTION_UNCHANGED) == (not plan.scopes_added and not plan.scopes_removed and
-                                                    (after is None) == (current is None))
+        nothing_moved = not plan.scopes_added and not plan.scopes_removed and (after is None) == (current is None)
+        assert (plan.action == ACTION_UNCHANGED) == nothing_moved
 
 
 class TestShapes:

@@ -1,0 +1,509 @@
+#!/usr/bin/env python3
+"""Performance benchmark of msgraph.grants against the local Graph emulator (not a CI test; see docs/performance.md).
+
+    .venv/bin/python bench/run.py                         # sizes 10,50,200,1000, 50 ms latency, info over 5,000
+    .venv/bin/python bench/run.py --sizes 10,50 --info-grants 0 --baseline-max 50   # a quick look
+
+What it does:
+1. starts its own emulator (state dir .tmp/bench/emulator, any free port) and injects ``latency_ms`` on every HTTP
+   request (Graph and token side alike);
+2. per size N: loads a seed with N client service principals + Microsoft Graph and no grants, then runs
+   - the role (bench/role_apply.yml): first run (creates N grants, cold token cache) and second run (no-op),
+   - the hand-written ``uri`` baseline (bench/baseline_uri.yml) on the same seed and grants: first and second run;
+   measuring wall time of ansible-playbook, module processes (every module run goes through a counting interpreter
+   wrapper, so the count is of real processes), Graph round trips, token-side requests and writes (the emulator's
+   request log). Above ``--baseline-max`` the baseline is not run; its cost is extrapolated linearly from the largest
+   two measured sizes and marked "est.";
+3. per-task budgets of oauth2_grant (bench/single_grant.yml): create by object ids, then converged by object ids,
+   appIds and display names (warm token cache);
+4. oauth2_grant_info over ``--info-grants`` grants (``--info-clients`` clients x resources), without and with
+   resolve_names;
+5. module start-up: ``python -c 'import <module>'`` for our modules and ansible's ``uri``.
+Prints markdown tables and writes them with the raw numbers to bench/results/ (git-ignored).
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+sys.path.insert(0, BENCH)
+sys.path.insert(0, os.path.join(ROOT, "emulator"))
+
+import seed as bench_seed  # noqa: E402  (bench/seed.py)
+from graph_emulator.testing import Control  # noqa: E402
+
+VENV = os.path.join(ROOT, ".venv")
+PYTHON = os.path.join(VENV, "bin", "python")
+COLLECTIONS = os.path.join(ROOT, ".tmp", "collections")
+WORK = os.path.join(ROOT, ".tmp", "bench")
+BATCH_LIMIT = 20
+PAGE_SIZE = 999
+GRAPH_PREFIX = "/v1.0"
+
+TARGETS = {"noop": 5.0, "create": 3.0}
+
+
+# ----------------------------------------------------------------------------------------------------- helpers
+def log(text):
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def ensure_collections_link():
+    """.tmp/collections/ansible_collections/msgraph/grants -> the working tree (as scripts/test.sh makes it)."""
+    link = os.path.join(COLLECTIONS, "ansible_collections", "msgraph", "grants")
+    os.makedirs(os.path.dirname(link), exist_ok=True)
+    if os.path.islink(link) and os.readlink(link) == "../../../..":
+        return
+    if os.path.lexists(link):
+        raise SystemExit("{0} exists and is not the symlink ../../../.. that scripts/test.sh makes; "
+                         "remove it or run scripts/test.sh unit once".format(link))
+    os.symlink("../../../..", link)
+
+
+def write_counting_interpreter(path, count_file):
+    """A shell wrapper around .venv/bin/python that appends one line per module process: module, start, end, rc.
+
+    Ansible (local connection, no pipelining) runs ``<interpreter> .../AnsiballZ_<module>.py``, so the module name is
+    the file name. This counts real processes, whatever the task, loop or action plugin."""
+    script = """#!/bin/sh
+start=$(date +%s.%N)
+{python} "$@"
+rc=$?
+name=$(basename "${{1:-stdin}}" .py)
+echo "${{name#AnsiballZ_}} $start $(date +%s.%N) $rc" >> {count}
+exit $rc
+""".format(python=PYTHON, count=count_file)
+    with open(path, "w") as handle:
+        handle.write(script)
+    os.chmod(path, 0o755)
+
+
+class Bench(object):
+    def __init__(self, args):
+        self.args = args
+        self.state_dir = os.path.join(WORK, "emulator")
+        self.token_cache = os.path.join(WORK, "token-cache")
+        self.count_file = os.path.join(WORK, "module-processes.log")
+        self.interpreter = os.path.join(WORK, "python-counting")
+        self.info = None
+        self.control = None
+        self.env = None
+
+    # ------------------------------------------------------------------------------------------- emulator
+    def start(self):
+        os.makedirs(WORK, exist_ok=True)
+        ensure_collections_link()
+        write_counting_interpreter(self.interpreter, self.count_file)
+        env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "emulator"))
+        subprocess.run([PYTHON, "-m", "graph_emulator", "start", "--state-dir", self.state_dir], check=True, env=env,
+                       stdout=subprocess.DEVNULL)
+        with open(os.path.join(self.state_dir, "emulator.json")) as handle:
+            self.info = json.load(handle)
+        self.control = Control(self.info["url"], self.info["ca_path"])
+        self.control.reset()
+        self.control.set_faults(latency_ms=self.args.latency_ms)
+        env = dict(os.environ)
+        for name in list(env):
+            if name.startswith(("AZURE_", "MSGRAPH_", "ANSIBLE_", "IDENTITY_")):
+                del env[name]
+        env.update({
+            "AZURE_TENANT_ID": self.info["tenant_id"],
+            "AZURE_CLIENT_ID": self.info["client_id"],
+            "AZURE_CLIENT_SECRET": self.info["client_secret"],
+            "MSGRAPH_GRAPH_URL": self.info["url"],
+            "AZURE_AUTHORITY_HOST": self.info["url"],
+            "MSGRAPH_CA_PATH": self.info["ca_path"],
+            "MSGRAPH_TOKEN_CACHE": self.token_cache,
+            "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
+            "ANSIBLE_LOCALHOST_WARNING": "False",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "PATH": os.path.join(VENV, "bin") + os.pathsep + env.get("PATH", ""),
+        })
+        env.pop("REQUESTS_CA_BUNDLE", None)
+        self.env = env
+        log("emulator at {0}, latency {1} ms".format(self.info["url"], self.args.latency_ms))
+
+    def stop(self):
+        if self.info:
+            env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "emulator"))
+            subprocess.run([PYTHON, "-m", "graph_emulator", "stop", "--state-dir", self.state_dir], env=env,
+                           stdout=subprocess.DEVNULL, check=False)
+
+    def seed(self, seed):
+        self.control.load_seed(seed)  # keeps the faults (latency)
+
+    def cold_token_cache(self):
+        shutil.rmtree(self.token_cache, ignore_errors=True)
+
+    # ------------------------------------------------------------------------------------------- playbooks
+    def playbook(self, name, extra_vars, label):
+        """Run bench/<name> once; returns the measurements (raises when the playbook fails)."""
+        with tempfile.NamedTemporaryFile("w", suffix=".json", dir=WORK, delete=False) as handle:
+            json.dump(dict(extra_vars, ansible_python_interpreter=self.interpreter), handle)
+            vars_file = handle.name
+        open(self.count_file, "w").close()
+        self.control.clear_requests()
+        out_path = os.path.join(WORK, "last-{0}.log".format(label.replace(" ", "_").replace("/", "_")))
+        start = time.monotonic()
+        usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with open(out_path, "w") as out:
+            proc = subprocess.run([os.path.join(VENV, "bin", "ansible-playbook"), os.path.join(BENCH, name),
+                                   "-e", "@" + vars_file], env=self.env, cwd=WORK, stdout=out, stderr=subprocess.STDOUT,
+                                  check=False)
+        wall = time.monotonic() - start
+        usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (usage_after.ru_utime - usage_before.ru_utime) + (usage_after.ru_stime - usage_before.ru_stime)
+        os.remove(vars_file)
+        if proc.returncode != 0:
+            with open(out_path) as handle:
+                tail = handle.read()[-4000:]
+            raise SystemExit("{0}: ansible-playbook {1} failed (rc {2}); output in {3}:\n{4}".format(
+                label, name, proc.returncode, out_path, tail))
+        log_data = self.control.requests_with_summary()
+        with open(self.count_file) as handle:
+            processes = [line.split() for line in handle if line.strip()]
+        entries = log_data["requests"]
+        summary = log_data["summary"]
+        graph = [e for e in entries if e["kind"] == "graph"]
+        result = {
+            "label": label,
+            "wall_s": round(wall, 3),
+            "cpu_s": round(cpu, 3),  # user+sys of ansible-playbook and its children (less sensitive to load)
+            "module_processes": len(processes),
+            "modules": sorted(set(p[0] for p in processes)),
+            "module_process_s": round(sum(float(p[2]) - float(p[1]) for p in processes), 3),
+            "graph_requests": summary["graph_requests"],
+            "token_requests": summary["token_requests"],
+            "writes": summary["writes"],
+            "batches": summary["batches"],
+            "batch_items": summary["batch_items"],
+            "list_requests": sum(1 for e in graph if e["method"] == "GET"
+                                 and e["path"].rstrip("/").lower() == GRAPH_PREFIX + "/oauth2permissiongrants"),
+            "graph_time_span_s": round(graph[-1]["time"] - graph[0]["time"], 3) if graph else 0.0,
+            "batch_sizes": [sum(1 for i in entries if i.get("batch") == e["seq"]) for e in graph if e.get("is_batch")],
+        }
+        log("  {label:<34} {wall_s:7.2f} s  cpu {cpu_s:7.2f} s  processes {module_processes:5d}  graph {graph_requests:5d}  "
+            "token {token_requests}  writes {writes}".format(**result))
+        return result
+
+    def grant_count(self):
+        return len(self.control.state()["grants"])
+
+    # ------------------------------------------------------------------------------------------- scenarios
+    def fleet(self, size, with_baseline):
+        seed = bench_seed.make_seed(size, grants=0, resources=1)
+        grants = bench_seed.declared_grants(size, "id")
+        rows = {}
+        self.seed(seed)
+        self.cold_token_cache()
+        rows["role_create"] = self.playbook("role_apply.yml", {"bench_grants": grants}, "role N={0} first run".format(size))
+        assert self.grant_count() == size and rows["role_create"]["writes"] == size, "role did not create every grant"
+        rows["role_noop"] = self.playbook("role_apply.yml", {"bench_grants": grants}, "role N={0} second run".format(size))
+        assert rows["role_noop"]["writes"] == 0, "the role's second run wrote"
+        if with_baseline:
+            self.seed(seed)
+            rows["uri_create"] = self.playbook("baseline_uri.yml", {"bench_grants": grants},
+                                               "uri N={0} first run".format(size))
+            assert self.grant_count() == size and rows["uri_create"]["writes"] == size, "baseline did not create every grant"
+            rows["uri_noop"] = self.playbook("baseline_uri.yml", {"bench_grants": grants}, "uri N={0} second run".format(size))
+            assert rows["uri_noop"]["writes"] == 0, "the baseline's second run wrote"
+        return rows
+
+    def budgets(self):
+        """Per-task request budgets of oauth2_grant (one grant, warm token cache after the first run)."""
+        self.seed(bench_seed.make_seed(1, grants=0, resources=1))
+        sp, graph = bench_seed.client_sp(0), bench_seed.GRAPH_SP
+        forms = [
+            ("create, object ids", sp["id"], graph["id"]),
+            ("converged, object ids", sp["id"], graph["id"]),
+            ("converged, appIds", sp["appId"], graph["appId"]),
+            ("converged, display names", sp["displayName"], graph["displayName"]),
+        ]
+        rows = []
+        for label, client, res in forms:
+            rows.append(self.playbook("single_grant.yml", {"bench_client": client, "bench_resource": res,
+                                                           "bench_scopes": bench_seed.GRANT_SCOPES}, label))
+        return rows
+
+    def info_run(self):
+        grants, clients = self.args.info_grants, self.args.info_clients
+        resources = -(-grants // clients)
+        self.seed(bench_seed.make_seed(clients, grants=grants, resources=resources))
+        rows = []
+        for resolve in (False, True):
+            label = "info over {0} grants{1}".format(grants, ", resolve_names" if resolve else "")
+            row = self.playbook("info.yml", {"bench_resolve_names": resolve, "bench_expected": grants}, label)
+            row["distinct_objects"] = clients + resources
+            rows.append(row)
+        return rows
+
+    def empty_playbook(self):
+        return self.playbook("empty.yml", {}, "empty playbook (1 module process)")
+
+
+# ------------------------------------------------------------------------------------------- module start-up
+def startup_times(repeat=7):
+    """Median seconds of ``python -c 'import X'`` (fresh process each time, bytecode caches warm)."""
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    targets = [
+        ("python -c pass", None),
+        ("ansible.module_utils.basic", "ansible.module_utils.basic"),
+        ("ansible.modules.uri", "ansible.modules.uri"),
+        ("msgraph.grants oauth2_grant", "ansible_collections.msgraph.grants.plugins.modules.oauth2_grant"),
+        ("msgraph.grants oauth2_grants", "ansible_collections.msgraph.grants.plugins.modules.oauth2_grants"),
+        ("msgraph.grants oauth2_grant_info", "ansible_collections.msgraph.grants.plugins.modules.oauth2_grant_info"),
+    ]
+    rows = []
+    for label, module in targets:
+        code = "pass" if module is None else "import " + module
+        subprocess.run([PYTHON, "-c", code], env=env, check=True)  # warm the bytecode cache
+        samples = []
+        for _ in range(repeat):
+            start = time.monotonic()
+            subprocess.run([PYTHON, "-c", code], env=env, check=True)
+            samples.append(time.monotonic() - start)
+        rows.append({"label": label, "median_s": round(statistics.median(samples), 3)})
+    # Who pays: cumulative import time of the heaviest third-party packages under oauth2_grant.
+    proc = subprocess.run([PYTHON, "-X", "importtime", "-c",
+                           "import ansible_collections.msgraph.grants.plugins.modules.oauth2_grant"],
+                          env=env, check=True, capture_output=True, text=True)
+    cumulative = {}
+    for line in proc.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) != 3 or not parts[1].strip().isdigit():
+            continue
+        name = parts[2].strip()
+        cumulative[name] = int(parts[1].strip())
+    heavy = ["requests", "msal", "cryptography.x509", "cryptography.hazmat.primitives.serialization.pkcs12",
+             "ansible.module_utils.basic",
+             "ansible_collections.msgraph.grants.plugins.module_utils._graph_auth",
+             "ansible_collections.msgraph.grants.plugins.module_utils._graph_client",
+             "ansible_collections.msgraph.grants.plugins.module_utils._grant_service"]
+    imports = [{"module": name, "cumulative_ms": round(cumulative[name] / 1000.0, 1)} for name in heavy if name in cumulative]
+    return rows, imports
+
+
+# ------------------------------------------------------------------------------------------------- reporting
+def extrapolate(fleet, sizes_measured, size, key):
+    """Linear fit through the two largest measured sizes (cost per grant x N + fixed cost)."""
+    a, b = sizes_measured[-2], sizes_measured[-1]
+    ra, rb = fleet[a][key], fleet[b][key]
+    out = {"estimated": True}
+    for field in ("wall_s", "cpu_s", "module_processes", "graph_requests", "token_requests", "writes"):
+        slope = (rb[field] - ra[field]) / float(b - a)
+        out[field] = round(rb[field] + slope * (size - b), 3 if field == "wall_s" else 0)
+    return out
+
+
+def fmt_wall(row):
+    return ("~{0:.0f} (est.)" if row.get("estimated") else "{0:.2f}").format(row["wall_s"])
+
+
+def fmt_int(row, field):
+    value = int(row[field])
+    return "~{0} (est.)".format(value) if row.get("estimated") else str(value)
+
+
+def machine_info(args):
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    core = subprocess.run([os.path.join(VENV, "bin", "ansible"), "--version"], capture_output=True, text=True,
+                          check=False).stdout.splitlines()[0]
+    py = subprocess.run([PYTHON, "-V"], capture_output=True, text=True, check=False).stdout.strip()
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "python": py,
+        "ansible": core,
+        "platform": platform.platform(),
+        "loadavg_at_start": os.getloadavg(),
+        "latency_ms": args.latency_ms,
+    }
+
+
+def report(results):
+    lines = []
+    m = results["machine"]
+    lines.append("Run {date}: {nproc} CPUs ({cpu}), {python}, {ansible}, {platform}; load average at start "
+                 "{load}; emulator latency {latency_ms} ms per HTTP request.".format(
+                     load=" ".join("%.2f" % x for x in m["loadavg_at_start"]), **m))
+    lines.append("")
+    if "empty" in results:
+        e = results["empty"]
+        lines.append("Fixed cost of ansible-playbook with one module task (no Graph): {0:.2f} s.".format(e["wall_s"]))
+        lines.append("")
+    fleet = results["fleet"]
+    if fleet:
+        lines.append("### Role vs hand-written `uri` playbook (N grants, object ids)")
+        lines.append("")
+        lines.append("| N | run | tool | wall s | CPU s | module processes | Graph requests | token requests | writes | "
+                     "Graph span s | speed-up wall (CPU) | target (wall) |")
+        lines.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for size in sorted(fleet, key=int):
+            rows = fleet[size]
+            for run, key_role, key_uri, target in (("first (create N)", "role_create", "uri_create", TARGETS["create"]),
+                                                   ("second (no-op)", "role_noop", "uri_noop", TARGETS["noop"])):
+                role, uri = rows[key_role], rows.get(key_uri)
+                ratio = uri["wall_s"] / role["wall_s"] if uri else None
+                cpu_ratio = uri["cpu_s"] / role["cpu_s"] if uri and uri.get("cpu_s") else None
+                verdict = ""
+                if ratio is not None:
+                    verdict = "≥ {0:g}×: {1}".format(target, "met" if ratio >= target else "MISSED")
+                if ratio is None:
+                    speedup = ""
+                elif uri.get("estimated"):
+                    speedup = "~{0:.0f}× (est.)".format(ratio)
+                else:
+                    speedup = "{0:.1f}× ({1:.1f}×)".format(ratio, cpu_ratio or 0)
+                lines.append("| {n} | {run} | role | {w} | {c:.2f} | {p} | {g} | {t} | {wr} | {span:.2f} | {r} | {v} |".format(
+                    n=size, run=run, w=fmt_wall(role), c=role["cpu_s"], p=fmt_int(role, "module_processes"),
+                    g=fmt_int(role, "graph_requests"), t=fmt_int(role, "token_requests"), wr=fmt_int(role, "writes"),
+                    span=role["graph_time_span_s"], r=speedup, v=verdict))
+                if uri:
+                    lines.append("| {n} | {run} | uri | {w} | {c} | {p} | {g} | {t} | {wr} | {span} | | |".format(
+                        n=size, run=run, w=fmt_wall(uri), c=("~%.0f (est.)" if uri.get("estimated") else "%.2f") % uri["cpu_s"],
+                        p=fmt_int(uri, "module_processes"), g=fmt_int(uri, "graph_requests"),
+                        t=fmt_int(uri, "token_requests"), wr=fmt_int(uri, "writes"),
+                        span=("%.2f" % uri["graph_time_span_s"]) if "graph_time_span_s" in uri else ""))
+        lines.append("")
+        lines.append("Graph span: seconds between the first and the last Graph request of the run (the rest of the wall "
+                     "time is ansible-playbook, module start-up and local work).")
+        lines.append("")
+        lines.append("Batch sizes of the role's runs (items per `$batch` envelope, in order):")
+        lines.append("")
+        for size in sorted(fleet, key=int):
+            for key in ("role_create", "role_noop"):
+                sizes = fleet[size][key].get("batch_sizes") or []
+                lines.append("- N={0} {1}: {2} batches: {3}".format(size, key.split("_")[1], len(sizes),
+                                                                    compact(sizes)))
+        lines.append("")
+    if results.get("budgets"):
+        lines.append("### Per-task budgets of `oauth2_grant` (one grant; warm token cache after the first run)")
+        lines.append("")
+        lines.append("| case | wall s | Graph requests | token requests | writes | budget |")
+        lines.append("|---|---:|---:|---:|---:|---|")
+        budget = {"create, object ids": "1 + 1 write", "converged, object ids": "1, 0 token",
+                  "converged, appIds": "1", "converged, display names": "≤ 2"}
+        for row in results["budgets"]:
+            lines.append("| {label} | {wall_s:.2f} | {graph_requests} | {token_requests} | {writes} | {b} |".format(
+                b=budget.get(row["label"], ""), **row))
+        lines.append("")
+    if results.get("info"):
+        lines.append("### `oauth2_grant_info` over many grants")
+        lines.append("")
+        lines.append("| case | wall s | Graph requests | list requests (target) | `$batch` requests (target) | "
+                     "token requests |")
+        lines.append("|---|---:|---:|---:|---:|---:|")
+        for row in results["info"]:
+            grants = results["info_grants"]
+            list_target = int(math.ceil(grants / float(PAGE_SIZE)))
+            batch_target = "≤ {0}".format(int(math.ceil(row["distinct_objects"] / float(BATCH_LIMIT)))) \
+                if "resolve" in row["label"] else "0"
+            lines.append("| {label} | {wall_s:.2f} | {graph_requests} | {list_requests} ({lt}) | {batches} ({bt}) | "
+                         "{token_requests} |".format(lt=list_target, bt=batch_target, **row))
+        lines.append("")
+    if results.get("startup"):
+        lines.append("### Module start-up (`python -c 'import …'`, median of 7, warm bytecode caches)")
+        lines.append("")
+        lines.append("| import | seconds |")
+        lines.append("|---|---:|")
+        for row in results["startup"]:
+            lines.append("| {label} | {median_s:.3f} |".format(**row))
+        lines.append("")
+        lines.append("Cumulative import time under `oauth2_grant` (`python -X importtime`, one run):")
+        lines.append("")
+        for row in results["imports"]:
+            lines.append("- `{module}`: {cumulative_ms} ms".format(**row))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def compact(values):
+    """[20, 20, 20, 2] -> '20×3, 2'."""
+    out, prev, count = [], None, 0
+    for value in values + [None]:
+        if value == prev:
+            count += 1
+            continue
+        if prev is not None:
+            out.append("{0}×{1}".format(prev, count) if count > 1 else str(prev))
+        prev, count = value, 1
+    return ", ".join(out) or "none"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="msgraph.grants performance benchmark (see docs/performance.md)")
+    parser.add_argument("--sizes", default="10,50,200,1000", help="comma-separated N (default 10,50,200,1000)")
+    parser.add_argument("--latency-ms", type=float, default=50, help="latency injected per HTTP request (default 50)")
+    parser.add_argument("--baseline-max", type=int, default=200,
+                        help="largest N the uri baseline is run for; above it the baseline is extrapolated (default 200)")
+    parser.add_argument("--info-grants", type=int, default=5000, help="grants for the info run (0: skip; default 5000)")
+    parser.add_argument("--info-clients", type=int, default=1000, help="client SPs those grants spread over (default 1000)")
+    parser.add_argument("--no-budgets", action="store_true", help="skip the per-task oauth2_grant budgets")
+    parser.add_argument("--no-startup", action="store_true", help="skip the module start-up measurement")
+    parser.add_argument("--out", default=os.path.join(BENCH, "results"), help="directory for results (default bench/results)")
+    args = parser.parse_args(argv)
+    sizes = sorted(int(s) for s in args.sizes.split(",") if s.strip())
+
+    bench = Bench(args)
+    results = {"machine": machine_info(args), "fleet": {}, "info_grants": args.info_grants}
+    started = time.monotonic()
+    try:
+        bench.start()
+        results["empty"] = bench.empty_playbook()
+        measured = []
+        for size in sizes:
+            with_baseline = size <= args.baseline_max
+            results["fleet"][size] = bench.fleet(size, with_baseline)
+            if with_baseline:
+                measured.append(size)
+            elif len(measured) >= 2:
+                for key in ("uri_create", "uri_noop"):
+                    results["fleet"][size][key] = extrapolate(results["fleet"], measured, size, key)
+        if not args.no_budgets:
+            results["budgets"] = bench.budgets()
+        if args.info_grants:
+            results["info"] = bench.info_run()
+    finally:
+        bench.stop()
+    if not args.no_startup:
+        results["startup"], results["imports"] = startup_times()
+    results["total_s"] = round(time.monotonic() - started, 1)
+    text = report(results)
+    os.makedirs(args.out, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    with open(os.path.join(args.out, "bench-{0}.json".format(stamp)), "w") as handle:
+        json.dump(results, handle, indent=1, default=str)
+    for name in ("bench-{0}.md".format(stamp), "latest.md"):
+        with open(os.path.join(args.out, name), "w") as handle:
+            handle.write(text + "\n")
+    print(text)
+    log("total {0:.0f} s; results in {1}".format(results["total_s"], args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
