@@ -208,12 +208,19 @@ class Bench(object):
         seed = bench_seed.make_seed(size, grants=0, resources=1)
         grants = bench_seed.declared_grants(size, "id")
         rows = {}
-        self.seed(seed)
-        self.cold_token_cache()
-        rows["role_create"] = self.playbook("role_apply.yml", {"bench_grants": grants}, "role N={0} first run".format(size))
-        assert self.grant_count() == size and rows["role_create"]["writes"] == size, "role did not create every grant"
-        rows["role_noop"] = self.playbook("role_apply.yml", {"bench_grants": grants}, "role N={0} second run".format(size))
-        assert rows["role_noop"]["writes"] == 0, "the role's second run wrote"
+        creates, noops = [], []
+        for attempt in range(self.args.repeat):
+            suffix = " #{0}".format(attempt + 1) if self.args.repeat > 1 else ""
+            self.seed(seed)
+            self.cold_token_cache()
+            create = self.playbook("role_apply.yml", {"bench_grants": grants}, "role N={0} first run{1}".format(size, suffix))
+            assert self.grant_count() == size and create["writes"] == size, "role did not create every grant"
+            noop = self.playbook("role_apply.yml", {"bench_grants": grants}, "role N={0} second run{1}".format(size, suffix))
+            assert noop["writes"] == 0, "the role's second run wrote"
+            creates.append(create)
+            noops.append(noop)
+        rows["role_create"] = median_run(creates)
+        rows["role_noop"] = median_run(noops)
         if with_baseline:
             self.seed(seed)
             rows["uri_create"] = self.playbook("baseline_uri.yml", {"bench_grants": grants},
@@ -255,29 +262,47 @@ class Bench(object):
         return self.playbook("empty.yml", {}, "empty playbook (1 module process)")
 
 
+def median_run(runs):
+    """The run with the median wall time (the others' wall times are kept in ``wall_all_s``)."""
+    ordered = sorted(runs, key=lambda r: r["wall_s"])
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    chosen["wall_all_s"] = [r["wall_s"] for r in runs]
+    return chosen
+
+
 # ------------------------------------------------------------------------------------------- module start-up
-def startup_times(repeat=7):
-    """Median seconds of ``python -c 'import X'`` (fresh process each time, bytecode caches warm)."""
+def startup_times(repeat=9):
+    """Min and median seconds of ``python -c '<import>'`` (a fresh process each time, bytecode caches warm).
+
+    The "blocked" rows import oauth2_grant with cryptography (and msal) made unimportable, which the modules
+    tolerate (they report the missing library only when the chosen auth method needs it): what lazy imports of
+    those libraries would save on every module start."""
     env = dict(os.environ, PYTHONPATH=COLLECTIONS)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    ours = "ansible_collections.msgraph.grants.plugins.modules."
+    block = "import sys; sys.modules.update(dict.fromkeys({0!r}));"
     targets = [
-        ("python -c pass", None),
-        ("ansible.module_utils.basic", "ansible.module_utils.basic"),
-        ("ansible.modules.uri", "ansible.modules.uri"),
-        ("msgraph.grants oauth2_grant", "ansible_collections.msgraph.grants.plugins.modules.oauth2_grant"),
-        ("msgraph.grants oauth2_grants", "ansible_collections.msgraph.grants.plugins.modules.oauth2_grants"),
-        ("msgraph.grants oauth2_grant_info", "ansible_collections.msgraph.grants.plugins.modules.oauth2_grant_info"),
+        ("python -c pass", "pass"),
+        ("import ansible.module_utils.basic", "import ansible.module_utils.basic"),
+        ("import ansible.modules.uri", "import ansible.modules.uri"),
+        ("import oauth2_grant", "import " + ours + "oauth2_grant"),
+        ("import oauth2_grants", "import " + ours + "oauth2_grants"),
+        ("import oauth2_grant_info", "import " + ours + "oauth2_grant_info"),
+        ("import oauth2_grant, cryptography blocked",
+         block.format(["cryptography"]) + "import " + ours + "oauth2_grant"),
+        ("import oauth2_grant, cryptography and msal blocked",
+         block.format(["cryptography", "msal", "msal.throttled_http_client"]) + "import " + ours + "oauth2_grant"),
     ]
-    rows = []
-    for label, module in targets:
-        code = "pass" if module is None else "import " + module
+    samples = dict((label, []) for label, _code in targets)
+    for label, code in targets:
         subprocess.run([PYTHON, "-c", code], env=env, check=True)  # warm the bytecode cache
-        samples = []
-        for _ in range(repeat):
+    for _ in range(repeat):  # round-robin, so that a change of machine load hits every row alike
+        for label, code in targets:
             start = time.monotonic()
             subprocess.run([PYTHON, "-c", code], env=env, check=True)
-            samples.append(time.monotonic() - start)
-        rows.append({"label": label, "median_s": round(statistics.median(samples), 3)})
+            samples[label].append(time.monotonic() - start)
+    rows = [{"label": label, "min_s": round(min(samples[label]), 3), "median_s": round(statistics.median(samples[label]), 3)}
+            for label, _code in targets]
     # Who pays: cumulative import time of the heaviest third-party packages under oauth2_grant.
     proc = subprocess.run([PYTHON, "-X", "importtime", "-c",
                            "import ansible_collections.msgraph.grants.plugins.modules.oauth2_grant"],
@@ -347,9 +372,11 @@ def machine_info(args):
 def report(results):
     lines = []
     m = results["machine"]
-    lines.append("Run {date}: {nproc} CPUs ({cpu}), {python}, {ansible}, {platform}; load average at start "
-                 "{load}; emulator latency {latency_ms} ms per HTTP request.".format(
-                     load=" ".join("%.2f" % x for x in m["loadavg_at_start"]), **m))
+    lines.append("Run {date}: {nproc} CPUs ({cpu}), {python}, {ansible}, {platform}; load average (1/5/15 min) "
+                 "{load} at start, {load_end} at end; total {total:.0f} s; emulator latency {latency_ms:g} ms per HTTP "
+                 "request.".format(load=" ".join("%.2f" % x for x in m["loadavg_at_start"]),
+                                   load_end=" ".join("%.2f" % x for x in m.get("loadavg_at_end", ())),
+                                   total=results.get("total_s", 0), **m))
     lines.append("")
     if "empty" in results:
         e = results["empty"]
@@ -392,6 +419,29 @@ def report(results):
         lines.append("Graph span: seconds between the first and the last Graph request of the run (the rest of the wall "
                      "time is ansible-playbook, module start-up and local work).")
         lines.append("")
+        lines.append("Growth: marginal wall seconds per additional grant between consecutive sizes (the slope of the cost):")
+        lines.append("")
+        lines.append("| between | role first run | role second run | uri first run | uri second run |")
+        lines.append("|---|---:|---:|---:|---:|")
+        ordered = sorted(fleet, key=int)
+        for a, b in zip(ordered, ordered[1:]):
+            cells = []
+            for key in ("role_create", "role_noop", "uri_create", "uri_noop"):
+                ra, rb = fleet[a].get(key), fleet[b].get(key)
+                if not ra or not rb or ra.get("estimated") or rb.get("estimated"):
+                    cells.append("")
+                else:
+                    cells.append("{0:.3f}".format((rb["wall_s"] - ra["wall_s"]) / float(int(b) - int(a))))
+            lines.append("| N={0} → {1} | {2} |".format(a, b, " | ".join(cells)))
+        lines.append("")
+        if any(len(fleet[n]["role_noop"].get("wall_all_s", [])) > 1 for n in fleet):
+            lines.append("Role wall times of every repetition (the table shows the median run):")
+            lines.append("")
+            for size in ordered:
+                lines.append("- N={0}: first run {1}; second run {2}".format(
+                    size, ", ".join("%.2f" % w for w in fleet[size]["role_create"]["wall_all_s"]),
+                    ", ".join("%.2f" % w for w in fleet[size]["role_noop"]["wall_all_s"])))
+            lines.append("")
         lines.append("Batch sizes of the role's runs (items per `$batch` envelope, in order):")
         lines.append("")
         for size in sorted(fleet, key=int):
@@ -426,12 +476,12 @@ def report(results):
                          "{token_requests} |".format(lt=list_target, bt=batch_target, **row))
         lines.append("")
     if results.get("startup"):
-        lines.append("### Module start-up (`python -c 'import …'`, median of 7, warm bytecode caches)")
+        lines.append("### Module start-up (`python -c '…'`, 9 fresh processes each, warm bytecode caches)")
         lines.append("")
-        lines.append("| import | seconds |")
-        lines.append("|---|---:|")
+        lines.append("| python -c | min s | median s |")
+        lines.append("|---|---:|---:|")
         for row in results["startup"]:
-            lines.append("| {label} | {median_s:.3f} |".format(**row))
+            lines.append("| {label} | {min_s:.3f} | {median_s:.3f} |".format(**row))
         lines.append("")
         lines.append("Cumulative import time under `oauth2_grant` (`python -X importtime`, one run):")
         lines.append("")
@@ -462,6 +512,8 @@ def main(argv=None):
                         help="largest N the uri baseline is run for; above it the baseline is extrapolated (default 200)")
     parser.add_argument("--info-grants", type=int, default=5000, help="grants for the info run (0: skip; default 5000)")
     parser.add_argument("--info-clients", type=int, default=1000, help="client SPs those grants spread over (default 1000)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of the role per size, the median is reported (default 3; the baseline runs once)")
     parser.add_argument("--no-budgets", action="store_true", help="skip the per-task oauth2_grant budgets")
     parser.add_argument("--no-startup", action="store_true", help="skip the module start-up measurement")
     parser.add_argument("--out", default=os.path.join(BENCH, "results"), help="directory for results (default bench/results)")
@@ -492,6 +544,7 @@ def main(argv=None):
     if not args.no_startup:
         results["startup"], results["imports"] = startup_times()
     results["total_s"] = round(time.monotonic() - started, 1)
+    results["machine"]["loadavg_at_end"] = os.getloadavg()
     text = report(results)
     os.makedirs(args.out, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")

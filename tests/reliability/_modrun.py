@@ -5,10 +5,11 @@
 """Run one of the collection's modules directly, as Ansible's module debugging entry point does (args file), with
 two test-only extras:
 
-    python _modrun.py MODULE ARGS_FILE [--start-at EPOCH] [--no-guard]
+    python _modrun.py MODULE ARGS_FILE [--ready FILE --go FILE [--offset SECONDS]] [--no-guard]
 
---start-at   import everything first (msal, requests, cryptography: most of a run's start-up time), then sleep until
-             this wall-clock time, so that two processes hit Graph at the same moment (the concurrency trials).
+--ready/--go import everything first (msal, requests, cryptography: most of a run's start-up time), create the READY
+             file, wait for the GO file, which holds a wall-clock time, and sleep until that time (+ offset): two
+             processes released this way hit Graph at the same moment (the concurrency trials).
 --no-guard   the BASELINE of the concurrency figures only: ReconcileSettings(merge_rounds=0), i.e. the module
              without its re-read-after-write guard, to measure what the guard buys. Never used for a pass/fail
              figure.
@@ -17,6 +18,7 @@ PYTHONPATH must hold the directory that has ``ansible_collections/msgraph/grants
 """
 
 import importlib
+import os
 import sys
 import time
 
@@ -24,13 +26,18 @@ import time
 def main():
     argv = sys.argv[1:]
     module, args_path = argv[0], argv[1]
-    start_at = None
+    ready = go = None
+    offset = 0.0
     no_guard = False
     rest = argv[2:]
     while rest:
         option = rest.pop(0)
-        if option == "--start-at":
-            start_at = float(rest.pop(0))
+        if option == "--ready":
+            ready = rest.pop(0)
+        elif option == "--go":
+            go = rest.pop(0)
+        elif option == "--offset":
+            offset = float(rest.pop(0))
         elif option == "--no-guard":
             no_guard = True
         else:
@@ -45,10 +52,19 @@ def main():
             original(self, *args, **kwargs)
 
         service.ReconcileSettings.__init__ = without_guard
-    if start_at is not None:
+    if go is not None:
+        with open(ready, "w") as handle:
+            handle.write("ready\n")
+        deadline = time.time() + 120
+        while not os.path.exists(go) and time.time() < deadline:
+            time.sleep(0.002)
+        with open(go) as handle:
+            start_at = float(handle.read().strip()) + offset
         delay = start_at - time.time()
         if delay > 0:
             time.sleep(delay)
+        elif delay < -0.05:
+            sys.stderr.write("modrun: started %.3f s late\n" % -delay)
     sys.argv = [sys.argv[0], args_path]
     mod.main()
 

@@ -159,24 +159,41 @@ def write_args(directory, module_args, diff=False, check=False):
     return path
 
 
-def module_command(module, args_path, start_at=None, no_guard=False):
+def module_command(module, args_path, barrier=None, no_guard=False):
     command = [PYTHON, str(MODRUN), module, args_path]
-    if start_at is not None:
-        command += ["--start-at", repr(start_at)]
+    if barrier is not None:
+        ready, go, offset = barrier
+        command += ["--ready", str(ready), "--go", str(go), "--offset", repr(offset)]
     if no_guard:
         command.append("--no-guard")
     return command
 
 
-def spawn_module(module, module_args, env, workdir, diff=True, start_at=None, no_guard=False):
-    """Start a module run in the background (stdout/stderr to files); returns a handle for ``finish_module``."""
+def spawn_module(module, module_args, env, workdir, diff=True, barrier=None, no_guard=False):
+    """Start a module run in the background (stdout/stderr to files); returns a handle for ``finish_module``.
+    ``barrier``: (ready file, go file, offset) -- see _modrun.py and ``release``."""
     args_path = write_args(workdir, module_args, diff=diff)
     out = tempfile.NamedTemporaryFile(prefix="out-", dir=str(workdir), delete=False)
     err = tempfile.NamedTemporaryFile(prefix="err-", dir=str(workdir), delete=False)
     started = time.time()
-    proc = subprocess.Popen(module_command(module, args_path, start_at, no_guard), stdout=out, stderr=err,
+    proc = subprocess.Popen(module_command(module, args_path, barrier, no_guard), stdout=out, stderr=err,
                             stdin=subprocess.DEVNULL, env=env, cwd=str(workdir))
-    return dict(proc=proc, out=out, err=err, started=started, args=args_path)
+    return dict(proc=proc, out=out, err=err, started=started, args=args_path, barrier=barrier)
+
+
+def release(handles, go_file, lead=0.15, timeout=60):
+    """Wait until every barrier-started process is ready (imported), then let them go ``lead`` seconds from now."""
+    deadline = time.time() + timeout
+    for handle in handles:
+        ready = handle["barrier"][0]
+        while not os.path.exists(str(ready)):
+            if handle["proc"].poll() is not None or time.time() > deadline:
+                break
+            time.sleep(0.005)
+    tmp = str(go_file) + ".tmp"
+    with open(tmp, "w") as out:
+        out.write(repr(time.time() + lead))
+    os.replace(tmp, str(go_file))
 
 
 def finish_module(handle, timeout=180):
@@ -221,14 +238,20 @@ class AnsibleRun(object):
         return (self.result or {}).get("msg") or ""
 
 
-def parse_adhoc_result(output):
-    """The result JSON that ``ansible HOST -m ...`` prints after ``localhost | FAILED! =>`` (or SUCCESS/CHANGED)."""
+def parse_adhoc_result(output, host="localhost"):
+    """The result JSON that ``ansible HOST -m ...`` prints after ``HOST | FAILED! =>`` (or SUCCESS/CHANGED), or
+    ``ansible-playbook`` after ``fatal: [HOST]: FAILED! =>`` / ``ok: [HOST] =>``; ``failed`` is set from the marker
+    (the displayed result leaves it out)."""
     found = None
-    for match in re.finditer(r"localhost \| (?:FAILED!|SUCCESS|CHANGED|UNREACHABLE!) => ", output or ""):
+    pattern = r"(?:%s \| (FAILED!|SUCCESS|CHANGED|UNREACHABLE!) => |(fatal|ok|changed): \[%s\]: ?(FAILED!|UNREACHABLE!)? ?=> )" % (
+        re.escape(host), re.escape(host))
+    for match in re.finditer(pattern, output or ""):
         try:
             found = json.JSONDecoder().raw_decode(output[match.end():])[0]
         except ValueError:
             continue
+        if isinstance(found, dict) and ("FAILED!" in match.group(0) or "UNREACHABLE!" in match.group(0)):
+            found.setdefault("failed", True)
     return found
 
 
@@ -422,3 +445,44 @@ def machine_description():
         pass
     return "%s, %s cores (%s), Python %s, load average at the end %s" % (
         os.uname().sysname + " " + os.uname().machine, os.cpu_count(), cpu, sys.version.split()[0], load)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# certificates for the certificate auth method
+
+
+def make_certificate(directory, name, password=None, pfx=False):
+    """A self-signed RSA certificate with its key, as PEM (key optionally encrypted) or PFX.
+    Returns dict(path, cert_pem, key_pem_plain)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, u"msgraph.grants reliability %s" % name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    plain_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption())
+    encryption = serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
+    path = Path(directory) / ("%s.%s" % (name, "pfx" if pfx else "pem"))
+    if pfx:
+        data = pkcs12.serialize_key_and_certificates(name.encode(), key, cert, None, encryption)
+    else:
+        data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption) + cert_pem
+    path.write_bytes(data)
+    os.chmod(str(path), 0o600)
+    return dict(path=str(path), cert_pem=cert_pem.decode(), key_pem_plain=plain_key.decode())
+
+
+def key_fragments(key_pem):
+    """Distinctive lines of a PEM private key (any one of them in an output is a leak)."""
+    lines = [l for l in key_pem.splitlines() if l and not l.startswith("-----")]
+    return dict(("private key line %d" % i, l) for i, l in enumerate(lines[1:6], 1))

@@ -94,8 +94,8 @@ def pick_faults(rng, index, primary):
             knobs.update(replication_delay_reads=rng.randint(1, 4))
             if rng.random() < 0.4:
                 knobs.update(replication_delay_seconds=round(rng.uniform(0.5, 2.0), 2))
-        if "retry_after" in knobs and knobs["retry_after"] is None and "throttle_next" in knobs:
-            knobs["retry_after"] = retry_after
+    if "throttle" in atoms:
+        knobs["retry_after"] = retry_after   # the cycled form wins over throttle_every's
     if rng.random() < 0.25 and primary != "none":
         knobs["methods"] = rng.choice((["GET"], ["POST", "PATCH", "DELETE"]))
     if rng.random() < 0.2:
