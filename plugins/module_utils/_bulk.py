@@ -122,11 +122,14 @@ class BulkGrantService(object):
             mode = item.get('scope_mode', 'exact')
             requested = item.get('scopes') or []
             current = grant_view(select_grant(grants_by_client.get(key.client_id.lower(), []), key))
-            if item.get('validate_scopes', True) and state == 'present' and mode != 'remove':
-                check_requested_scopes(requested, resource_sp.published_scopes, resource_sp.label())
             plan = plan_change(current, requested, mode, state)
-            if plan.action in (ACTION_CREATED, ACTION_UPDATED):
-                check_scope_length(plan.scopes_after)
+            try:
+                if item.get('validate_scopes', True) and state == 'present' and mode != 'remove':
+                    check_requested_scopes(requested, resource_sp.published_scopes, resource_sp.label())
+                if plan.action in (ACTION_CREATED, ACTION_UPDATED):
+                    check_scope_length(plan.scopes_after)
+            except GrantInputError as err:
+                raise GrantInputError('grants[{0}] ({1}): {2}'.format(index, _item_label(item), err))
             entries.append({'index': index, 'item': item, 'key': key, 'current': current, 'plan': plan,
                             'label': _item_label(item)})
 

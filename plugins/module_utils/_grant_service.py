@@ -133,6 +133,8 @@ class GrantService(object):
         scope_mode = params.get('scope_mode') or 'exact'
         requested = params.get('scopes') or []
         validate = params.get('validate_scopes', True)
+        if state == 'present' and scope_mode == 'exact':
+            check_scope_length(requested)  # the final set is known already: refuse before any request
         if params.get('id'):
             key, current_raw, resource = self._target_by_id(params['id'], state, validate)
             if key is None:

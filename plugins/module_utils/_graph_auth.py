@@ -63,17 +63,31 @@ try:
 except ImportError:  # pragma: no cover - older MSAL caches raw responses; see _cached_response()
     _MsalNormalizedResponse = None
 
-CRYPTOGRAPHY_IMPORT_ERROR = None
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.hazmat.primitives.serialization import pkcs12
-    HAS_CRYPTOGRAPHY = True
-except ImportError:  # pragma: no cover
-    import traceback
-    HAS_CRYPTOGRAPHY = False
-    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
+# cryptography is needed for certificates only: it is imported on first use, which keeps ~80 ms off the start of
+# every other module run (docs/performance.md).
+_CRYPTOGRAPHY = {}
+
+
+def _cryptography():
+    """The cryptography modules the certificate loaders use; raises ImportError when the library is missing."""
+    if not _CRYPTOGRAPHY:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.hazmat.primitives.serialization import pkcs12
+        _CRYPTOGRAPHY.update(x509=x509, hashes=hashes, serialization=serialization, pkcs12=pkcs12, rsa=rsa)
+    return _CRYPTOGRAPHY
+
+
+def cryptography_import_error():
+    """None when cryptography imports, else the traceback (for missing_required_lib)."""
+    try:
+        _cryptography()
+    except ImportError:
+        import traceback
+        return traceback.format_exc()
+    return None
+
 
 try:
     import fcntl
@@ -415,8 +429,10 @@ def missing_libraries(settings=None):
     method = settings.auth_method if settings is not None else None
     if method != 'access_token' and not HAS_MSAL:
         missing.append(('msal', MSAL_IMPORT_ERROR))
-    if method == 'certificate' and not HAS_CRYPTOGRAPHY:
-        missing.append(('cryptography', CRYPTOGRAPHY_IMPORT_ERROR))
+    if method == 'certificate':
+        error = cryptography_import_error()
+        if error:
+            missing.append(('cryptography', error))
     return missing
 
 
@@ -716,8 +732,9 @@ def load_certificate_credential(path, password=None):
     certificate is passed as ``public_certificate`` (sent as x5c). PFX/PKCS#12: handed to MSAL as
     ``private_key_pfx_path`` (+ ``passphrase``), after checking here that it opens, for a clear error message.
     """
-    if not HAS_CRYPTOGRAPHY:
+    if cryptography_import_error():
         raise ConfigError('The Python library "cryptography" is required for certificate authentication.')
+    pkcs12, rsa = _cryptography()['pkcs12'], _cryptography()['rsa']
     try:
         with open(path, 'rb') as handle:
             data = handle.read()
@@ -754,6 +771,8 @@ def _crypto_text(exc):
 
 
 def _pem_credential(path, data, pw):
+    crypto = _cryptography()
+    x509, hashes, serialization, rsa = crypto['x509'], crypto['hashes'], crypto['serialization'], crypto['rsa']
     key_match = _PEM_KEY_RE.search(data)
     if not key_match:
         raise ConfigError('client_certificate_path %s contains no private key: it must hold the certificate AND its '
@@ -803,6 +822,8 @@ def _pem_credential(path, data, pw):
 
 def certificate_thumbprints(path, password=None):
     """(sha1 hex, sha256 hex) of the certificate in a PEM or PFX file (diagnostics and tests)."""
+    crypto = _cryptography()
+    x509, hashes, pkcs12 = crypto['x509'], crypto['hashes'], crypto['pkcs12']
     with open(path, 'rb') as handle:
         data = handle.read()
     pw = password.encode('utf-8') if password else None

@@ -65,6 +65,7 @@ MAX_RETRIES = 60           # a safety net only; the time budget is what normally
 BATCH_LIMIT = 20           # Graph JSON batching: at most 20 requests per $batch
 
 READ_METHODS = frozenset(['GET', 'HEAD', 'OPTIONS'])
+BATCH_READ_RETRY_STATUSES = (502, 503, 504)
 RETRY_STATUS_READ = frozenset([429, 502, 503, 504])
 RETRY_STATUS_WRITE = frozenset([429])
 
@@ -480,7 +481,9 @@ class GraphClient(object):
                             items[i]['id'], items[i]['method'], items[i]['url']), method='POST',
                             url=self.base_url + '/$batch', ambiguous=(method != 'GET'), request_id=envelope.request_id)
                     resp = self._batch_response(items[i], entry)
-                    if resp.status == 429:
+                    # 429 was never applied; a read answered 502/503/504 is safe to repeat. A write item answered 5xx
+                    # is returned as is: its outcome is unknown and the caller reconciles it by reading.
+                    if resp.status == 429 or (resp.status in BATCH_READ_RETRY_STATUSES and items[i]['method'] in READ_METHODS):
                         throttled.append(i)
                         waits.append(parse_retry_after(resp.headers.get('Retry-After')))
                         self.stats['throttled'] += 1
@@ -497,7 +500,7 @@ class GraphClient(object):
                         results[i].retries_exhausted = True
                         results[i].retry_budget = self.retry_budget
                     break
-                self._note('$batch: %d of %d item(s) throttled (HTTP 429); re-sending them in %.1f s' % (
+                self._note('$batch: %d of %d item(s) throttled or transiently failing; re-sending them in %.1f s' % (
                     len(throttled), len(pending), delay))
                 self._wait(state, delay)
                 pending = throttled

@@ -424,7 +424,7 @@ class Figures(object):
 
     def table(self):
         lines = ["| section | figure | value | note |", "|---|---|---|---|"]
-        for section, figure, value, note in self.rows:
+        for section, figure, value, note in sorted(self.rows, key=lambda r: r[0].split(".")[0]):
             lines.append("| %s | %s | %s | %s |" % (section, figure, value, str(note).replace("|", "\\|")))
         return "\n".join(lines)
 

@@ -14,6 +14,7 @@ Retry-After (or the backoff floor) allows.
 
 import collections
 import queue
+import re
 import sys
 import threading
 import time
@@ -22,7 +23,7 @@ from contextlib import ExitStack
 import pytest
 
 from graph_emulator.testing import Control, running_emulator
-from harness import base_env, connection, duplicate_keys, grant_key, run_module
+from harness import base_env, connection, duplicate_keys, find_secrets, grant_key, run_module
 from scenarios import Catalog, judge, make_scenario, seed_payload
 
 
@@ -59,7 +60,24 @@ def _execute(emu, sc, workdir, env, base_state):
     entries = control.requests()
     outcome = judge(sc, run, before, after, entries)
     outcome["fired"] = fired
+    outcome["leaks"] = find_secrets(run.text(), {"client secret": emu.client_secret})
     return outcome
+
+
+FAILURE_CAUSES = (
+    ("a $batch read item answered 503/504 (not retried)", r"^GET /[^ ]+ failed: HTTP 50[34]"),
+    ("write outcome unknown (ambiguous), not resolved", r"outcome of this write is unknown"),
+    ("retry budget exhausted", r"Gave up after"),
+    ("timeout", r"timed out"),
+    ("token request failed", r"Could not get a token"),
+)
+
+
+def _cause(msg):
+    for label, pattern in FAILURE_CAUSES:
+        if re.search(pattern, msg):
+            return label
+    return "other: " + msg[:80]
 
 
 def _run_all(settings, tmp_path_factory):
@@ -131,6 +149,9 @@ def test_fault_injection(settings, figures, tmp_path_factory):
         len(failed_with_writes), len(failed), sum(o["writes_applied"] for o in failed_with_writes)),
         "left target: %s" % dict(collections.Counter(o.get("left") for o in failed_with_writes)))
     add(section, "failed runs that left the target unchanged", sum(1 for o in failed if o.get("left") == "unchanged"), "")
+    causes = collections.Counter(_cause(o["msg"]) for o in failed)
+    add(section, "failed runs by cause", "; ".join("%s: %d" % kv for kv in causes.most_common()) or "-", "")
+    add(section, "secrets in module output (must be 0)", sum(len(o["leaks"]) for o in outcomes), "client secret, JWT-shaped strings")
     add(section, "'changed' flag wrong (must be 0)", sum(1 for o in outcomes if o["changed_wrong"]), "oauth2_grant runs")
     add(section, "retries sooner than Retry-After / backoff floor (must be 0)",
         sum(len(o["spacing_violations"]) for o in outcomes), "from the emulator's request log")
@@ -162,7 +183,7 @@ def test_fault_injection(settings, figures, tmp_path_factory):
     figures.detail("Fault injection: failed runs", "\n".join(lines) if failed else "none")
 
     bad = [o for o in outcomes if o["status"] in ("failed_unclean", "diverged", "hung") or o["duplicates"] or o["lost"]
-           or o["collateral"] or o["spacing_violations"] or o["changed_wrong"]]
+           or o["collateral"] or o["spacing_violations"] or o["changed_wrong"] or o["leaks"]]
     assert not bad, "runs that broke a promise:\n" + "\n".join(
         "%d %s: %s" % (o["index"], o["description"], dict((k, o[k]) for k in (
             "status", "msg", "duplicates", "lost", "collateral", "spacing_violations", "changed_wrong", "result_mismatch"))) for o in bad)

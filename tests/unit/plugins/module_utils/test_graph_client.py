@@ -458,6 +458,29 @@ def test_batch_retries_only_the_throttled_items_after_the_longest_retry_after(ht
     assert [r.json['url'] for r in results] == ['/users/%d' % i for i in range(8)]
 
 
+def test_batch_retries_read_items_answered_503_or_504_but_not_write_items(http_server, clock):
+    failures = {'/users/1': 503, '/users/2': 504, '/oauth2PermissionGrants': 503}
+
+    def handler(rec):
+        responses = []
+        for item in rec.json['requests']:
+            status = failures.pop(item['url'], None) if item['method'] == 'GET' else failures.get(item['url'])
+            if status:
+                responses.append({'id': item['id'], 'status': status, 'headers': {},
+                                  'body': graph_error(status, 'serviceNotAvailable', 'Service unavailable.')})
+            else:
+                responses.append({'id': item['id'], 'status': 200, 'headers': {}, 'body': {'url': item['url']}})
+        return {'responses': responses}
+    http_server.handler = handler
+    client = make_client(http_server, clock)
+    results = client.batch([{'method': 'GET', 'url': '/users/%d' % i} for i in range(3)]
+                           + [{'method': 'POST', 'url': '/oauth2PermissionGrants', 'body': {'scope': 'x'}}])
+    sent = [[item['url'] for item in r.json['requests']] for r in http_server.requests]
+    # The two reads are re-sent alone; the write is not replayed: its 503 goes back to the caller to reconcile.
+    assert sent[1:] == [['/users/1', '/users/2']]
+    assert [r.status for r in results] == [200, 200, 200, 503]
+
+
 def test_batch_item_throttling_without_retry_after_backs_off(http_server, clock):
     batch_echo(http_server, throttle={'/users/1': [None]})
     client = make_client(http_server, clock)
