@@ -97,9 +97,22 @@ def _command_line(config):
     for name in ("MSGRAPH_RELIABILITY_FAULT_RUNS", "MSGRAPH_RELIABILITY_TRIALS", "MSGRAPH_RELIABILITY_WORKERS"):
         if os.environ.get(name):
             env.append("%s=%s" % (name, os.environ[name]))
-    args = [a for a in config.invocation_params.args]
+    args = list(config.invocation_params.args)
     return "%s PYTHONPATH=.tmp/collections:emulator .venv/bin/python -m pytest %s" % (
         " ".join(env), " ".join(shlex.quote(str(a)) for a in args) or "tests/reliability")
+
+
+def _complete_run(config):
+    """True when the whole suite ran (no -k/-m selection, no single file or test named)."""
+    if getattr(config.option, "keyword", "") or getattr(config.option, "markexpr", ""):
+        return False
+    for arg in config.args:
+        path = Path(str(arg).split("::", maxsplit=1)[0]).resolve()
+        if path != HERE and HERE not in path.parents and path not in HERE.parents:
+            continue
+        if path != HERE and path not in HERE.parents:
+            return False
+    return True
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -129,7 +142,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         text += "\n## %s\n\n%s\n" % (title, body)
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
-    for name in ("latest.md", "%s.md" % settings.mode):
+    names = ["latest.md"]
+    if _complete_run(config):
+        names.append("%s.md" % settings.mode)   # only a run of the whole suite replaces fast.md / full.md
+    for name in names:
         (out_dir / name).write_text(text)
     terminalreporter.write_sep("=", "msgraph.grants reliability figures (%s run, seed %d)" % (settings.mode, settings.seed))
     terminalreporter.write_line(figures.table())

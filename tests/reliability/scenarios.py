@@ -117,7 +117,7 @@ def make_scenario(catalog, seed, index):  # pylint: disable=too-many-locals,too-
     grants = {}
     for g in catalog.base_grants:
         grants[grant_key(g)] = set(scope_set(g["scope"]))
-    for _ in range(rng.randint(1, 2)):
+    for _extra in range(rng.randint(1, 2)):
         client = rng.choice(CLIENT_NAMES)
         resource = rng.choice(RESOURCE_NAMES)
         upn = rng.choice((None, None) + USER_UPNS)
@@ -234,7 +234,7 @@ def make_scenario(catalog, seed, index):  # pylint: disable=too-many-locals,too-
     elif kind == "bulk":
         sc["module"] = "oauth2_grants"
         items, used = [], set()
-        for _ in range(rng.randint(2, 3)):
+        for _item in range(rng.randint(2, 3)):
             for _attempt in range(10):
                 client, resource, upn = target(principal_chance=0.25)
                 key = catalog.key(client, resource, upn)

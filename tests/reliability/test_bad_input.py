@@ -72,8 +72,8 @@ def cases(ctx):  # pylint: disable=too-many-statements
     add(Case("unknown scope (typo)", grant(scopes=["User.Read", "User.Raed"]),
              ["'User.Raed' is not a delegated permission", "did you mean 'User.Read'", "Fix the scope names"]))
     add(Case("scope in the wrong case", grant(scopes=["user.read"]), ["'user.read'", "did you mean 'User.Read'"]))
-    add(Case("disabled scope", grant(scopes=["Device.Command"]), ["'Device.Command' is published", "disabled",
-                                                                   "Fix the scope names"]))
+    add(Case("disabled scope", grant(scopes=["Device.Command"]),
+             ["'Device.Command' is published", "disabled", "Fix the scope names"]))
     add(Case("scope of another API", grant(resource="Contoso Orders API", scopes=["Orders.Delete"]),
              ["'Orders.Delete' is not a delegated permission", "Orders.Read"]))
     add(Case("oversize scope string (> 3850)", grant(validate_scopes=False,
@@ -104,13 +104,13 @@ def cases(ctx):  # pylint: disable=too-many-statements
     add(Case("client without resource", {"client": "Contoso Payroll", "scopes": ["User.Read"]},
              ["required together", "client, resource"]))
     add(Case("state=present without scopes", grant(scopes=MISSING), ["state is present", "scopes"]))
-    add(Case("bulk: a bad scope in the 2nd item (1st is valid)", {"grants": [
-        dict(client="O'Brien Tools", resource="Microsoft Graph", scopes=["User.Read"]),
-        dict(client="Contoso Payroll", resource="Contoso Orders API", scopes=["Orders.Raed"])]},
+    bulk_typo = [dict(client="O'Brien Tools", resource="Microsoft Graph", scopes=["User.Read"]),
+                 dict(client="Contoso Payroll", resource="Contoso Orders API", scopes=["Orders.Raed"])]
+    add(Case("bulk: a bad scope in the 2nd item (1st is valid)", {"grants": bulk_typo},
              ["'Orders.Raed'", "did you mean 'Orders.Read'"], module="oauth2_grants"))
-    add(Case("bulk: the same grant declared twice", {"grants": [
-        dict(client="Contoso Payroll", resource="Microsoft Graph", scopes=["User.Read"]),
-        dict(client=SP_PAYROLL, resource="00000003-0000-0000-c000-000000000000", scopes=["Mail.Read"])]},
+    bulk_twice = [dict(client="Contoso Payroll", resource="Microsoft Graph", scopes=["User.Read"]),
+                  dict(client=SP_PAYROLL, resource="00000003-0000-0000-c000-000000000000", scopes=["Mail.Read"])]
+    add(Case("bulk: the same grant declared twice", {"grants": bulk_twice},
              ["declare the same grant", "declare each grant once"], module="oauth2_grants"))
     add(Case("info: unknown principal", {"principal": "nobody@contoso.onmicrosoft.com"},
              ["No user found for principal 'nobody@contoso.onmicrosoft.com'"], module="oauth2_grant_info"))
@@ -155,8 +155,8 @@ def cases(ctx):  # pylint: disable=too-many-statements
              ["HTTP 401", "CompactToken", "Check that the token"]))
     add(Case("token for another cloud (401)", grant(access_token=ctx["token_wrong_aud"]),
              ["HTTP 401", "Invalid audience", "cloud / graph_url"]))
-    add(Case("app without permissions (403)", grant(), ["HTTP 403", "Insufficient privileges",
-                                                       "DelegatedPermissionGrant.ReadWrite.All"],
+    add(Case("app without permissions (403)", grant(),
+             ["HTTP 403", "Insufficient privileges", "DelegatedPermissionGrant.ReadWrite.All"],
              env={"AZURE_CLIENT_ID": NOPERM_APP, "AZURE_CLIENT_SECRET": NOPERM_SECRET}))
     # -- endpoints and TLS
     add(Case("unreachable Graph endpoint", grant(access_token=ctx["token"], retry_budget=2),

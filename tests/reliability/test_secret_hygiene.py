@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import sys
 import threading
 import time
@@ -276,6 +277,15 @@ def _run_method(emu, root, name, method, use_strace, full):
                 secrets=method["secrets"])
 
 
+def _strace_works():
+    """strace is installed and may trace here (containers without ptrace rights refuse it)."""
+    if shutil.which("strace") is None:
+        return False
+    probe = subprocess.run(["strace", "-f", "-qq", "--seccomp-bpf", "-o", os.devnull, "-e", "trace=openat", "true"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return probe.returncode == 0
+
+
 @pytest.fixture(scope="module")
 def hygiene_runs(emulator, tmp_path_factory, figures, settings):
     started = time.time()
@@ -284,7 +294,7 @@ def hygiene_runs(emulator, tmp_path_factory, figures, settings):
     methods = _methods(emulator, root)
     emulator.control.clear_requests()
     emulator.control.set_faults(methods=["DELETE"], fail_next=1000, fail_status=503)
-    use_strace = shutil.which("strace") is not None
+    use_strace = _strace_works()
     with ThreadPoolExecutor(3) as pool:
         runs = list(pool.map(lambda item: _run_method(emulator, root, item[0], item[1], use_strace, settings.full),
                              methods.items()))

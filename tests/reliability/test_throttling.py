@@ -59,8 +59,8 @@ def test_retry_budget_and_spacing(settings, figures, tmp_path_factory):
     started = time.time()
     with ExitStack() as stack:
         emus = [stack.enter_context(running_emulator(tmp_path_factory.mktemp("throttle-emulator"), python=sys.executable))
-                for _ in range(3)]
-        dirs = [tmp_path_factory.mktemp("throttle") for _ in emus]
+                for _lane in range(3)]
+        dirs = [tmp_path_factory.mktemp("throttle") for _emu in emus]
         for emu, workdir in zip(emus, dirs):   # a token in each cache first: the budget is about Graph, not login
             warm = run_module("oauth2_grant_info", dict(connection(emu, token_cache=str(workdir / "token-cache")), id=GRANT_ID),
                               base_env(workdir / "home"), workdir)
@@ -103,8 +103,9 @@ def test_retry_budget_and_spacing(settings, figures, tmp_path_factory):
     section = "5. throttling budget"
     figures.add(section, "throttled-forever cases", len(results), "retry_budget=%d s, timeout=2 s; each Retry-After form, "
                 "plain read and $batch, 503/504 on reads" % BUDGET)
-    figures.add(section, "cases that gave up within the budget and said so", sum(
-        1 for r in results if not r["run"].ok and GAVE_UP_RE.search(r["run"].msg)), "message: 'Gave up after N attempts and X s of retrying (retry budget B s)'")
+    gave_up = sum(1 for r in results if not r["run"].ok and GAVE_UP_RE.search(r["run"].msg))
+    figures.add(section, "cases that gave up within the budget and said so", gave_up,
+                "message: 'Gave up after N attempts and X s of retrying (retry budget B s)'")
     figures.add(section, "most retry time spent in one case (s)", "%.1f of %d" % (most_spent, BUDGET),
                 "the client stops before a wait that would overrun the budget")
     figures.add(section, "retries sooner than allowed (must be 0)", sum(
