@@ -136,7 +136,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         "- time per section (s): %s" % ", ".join("%s %.0f" % (k, v) for k, v in sorted(figures.timings.items())),
         "",
     ]
-    text = "\n".join(head) + figures.table() + "\n"
+    text = "\n".join(head) + "\n" + figures.table() + "\n"
     details = getattr(figures, "details", None) or []
     for title, body in details:
         text += "\n## %s\n\n%s\n" % (title, body)
