@@ -614,7 +614,9 @@ class GraphClient(object):
                     self.stats['retry_time'] += state.slept
                     raise GraphError('%s: %s' % (_transport_kind(exc), _exc_text(exc)), method=method, url=url,
                                      retry_time=state.spent(), attempts=attempt, retries_exhausted=True,
-                                     retry_budget=self.retry_budget)
+                                     retry_budget=self.retry_budget,
+                                     hint='Check graph_url (MSGRAPH_GRAPH_URL) / cloud and the network path (proxy, '
+                                          'firewall) to %s.' % self.graph_root)
                 self._note('%s %s: %s; retrying in %.1f s' % (method, _path_only(url), _transport_kind(exc), delay))
                 self._wait(state, delay)
                 continue
