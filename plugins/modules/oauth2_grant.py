@@ -177,13 +177,14 @@ EXAMPLES = r'''
         resource: Contoso Orders API
         scopes: [Orders.Read]
 
-- name: Authenticate from the environment (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, or AAP's Azure credential)
+# No connection options: they come from the process environment (AZURE_TENANT_ID, AZURE_CLIENT_ID,
+# AZURE_CLIENT_SECRET exported by the CI job, or AAP's Azure Resource Manager credential). Do not pass secrets
+# through the task's environment keyword: ansible-core prints it at -vvv.
+- name: Authenticate from the environment
   msgraph.grants.oauth2_grant:
     client: Contoso Payroll
     resource: Microsoft Graph
     scopes: [User.Read]
-  environment:
-    AZURE_TENANT_ID: "{{ lookup('ansible.builtin.env', 'CI_TENANT_ID') }}"
 '''
 
 RETURN = r'''
