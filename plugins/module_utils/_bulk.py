@@ -32,7 +32,11 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
     scope_string,
     select_grant,
 )
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import error_from_response
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import (
+    GraphError,
+    GraphResponse,
+    error_from_response,
+)
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_service import GRANTS_PATH, GrantService
 
 ACTIONS = (ACTION_CREATED, ACTION_UPDATED, ACTION_DELETED, ACTION_UNCHANGED)
@@ -43,6 +47,12 @@ def _item_label(item):
     if item.get('principal'):
         text += ' for {0}'.format(item['principal'])
     return text
+
+
+def _read_modify_write(entry):
+    """True when the write's body was computed from what we read (append/remove), so it must not be re-sent blindly."""
+    item = entry['item']
+    return item.get('state', 'present') == 'present' and item.get('scope_mode', 'exact') != 'exact'
 
 
 class BulkGrantService(object):
@@ -163,17 +173,30 @@ class BulkGrantService(object):
         for entry in writes:
             plan, key, current = entry['plan'], entry['key'], entry['current']
             if plan.action == ACTION_CREATED:
-                requests.append({'method': 'POST', 'url': GRANTS_PATH, 'body': self.single._create_body(key, plan.scopes_after),
-                                 'headers': {'Content-Type': 'application/json'}})
+                request = {'method': 'POST', 'url': GRANTS_PATH, 'body': self.single._create_body(key, plan.scopes_after),
+                           'headers': {'Content-Type': 'application/json'}}
             elif plan.action == ACTION_UPDATED:
-                requests.append({'method': 'PATCH', 'url': '{0}/{1}'.format(GRANTS_PATH, current['id']),
-                                 'body': {'scope': scope_string(plan.scopes_after)}, 'headers': {'Content-Type': 'application/json'}})
+                request = {'method': 'PATCH', 'url': '{0}/{1}'.format(GRANTS_PATH, current['id']),
+                           'body': {'scope': scope_string(plan.scopes_after)}, 'headers': {'Content-Type': 'application/json'}}
             else:
-                requests.append({'method': 'DELETE', 'url': '{0}/{1}'.format(GRANTS_PATH, current['id'])})
+                request = {'method': 'DELETE', 'url': '{0}/{1}'.format(GRANTS_PATH, current['id'])}
+            # A body computed from what we read is not re-sent after a 429: the single path reads and plans again.
+            request['retry_throttled'] = not _read_modify_write(entry)
+            requests.append(request)
         if not requests:
             return
-        responses = self.client.batch(requests)
+        try:
+            responses = self.client.batch(requests)
+            unknown = None
+        except GraphError as err:
+            if err.partial_results is None:
+                raise
+            # The answer to a batch holding writes was lost: those writes may or may not have been applied.
+            responses, unknown = err.partial_results, err
         for entry, request, response in zip(writes, requests, responses):
+            if response is None:
+                entry['outcome'] = self._converge_one(entry, unknown)
+                continue
             if response.status < 300:
                 if entry['plan'].action == ACTION_CREATED and response.json:
                     entry['after'] = grant_view(response.json)
@@ -185,6 +208,56 @@ class BulkGrantService(object):
                 entry['outcome'] = self._converge_one(entry, error_from_response(response, request['method'], request['url']))
                 continue
             raise error_from_response(response, request['method'], request['url'])
+        self._guard_merges([e for e in writes if 'outcome' not in e and e['plan'].action == ACTION_UPDATED
+                            and e['item'].get('scope_mode', 'exact') != 'exact'])
+
+    def _guard_merges(self, guarded):
+        """The re-read-after-write guard of ``GrantService._guard_merge`` for every append/remove PATCH of the batch
+        at once: one settle delay, one batched read per round, the lost scopes re-applied in one batched write."""
+        reconcile = self.single.reconcile
+        rounds = 0
+        while guarded and rounds < reconcile.merge_rounds:
+            rounds += 1
+            self.single.sleep(reconcile.settle_delay())
+            reads = self.client.batch([{'method': 'GET', 'url': '{0}/{1}'.format(GRANTS_PATH, e['current']['id'])} for e in guarded])
+            repairs = []
+            for entry, response in zip(guarded, reads):
+                if response.status == 404:
+                    continue  # deleted meanwhile by someone else: nothing of ours to protect
+                if response.status >= 300:
+                    raise error_from_response(response)
+                seen = grant_view(response.json)
+                entry['after'] = seen
+                again = plan_change(seen, entry['item'].get('scopes') or [], entry['item'].get('scope_mode', 'exact'), 'present')
+                if again.action == ACTION_UPDATED:
+                    repairs.append((entry, seen, again))
+            if not repairs:
+                return
+            requests = [{'method': 'PATCH', 'url': '{0}/{1}'.format(GRANTS_PATH, seen['id']), 'retry_throttled': False,
+                         'body': {'scope': scope_string(again.scopes_after)}, 'headers': {'Content-Type': 'application/json'}}
+                        for entry, seen, again in repairs]
+            try:
+                responses = self.client.batch(requests)
+            except GraphError as err:
+                if err.partial_results is None:
+                    raise
+                responses = [r if r is not None else err for r in err.partial_results]
+            guarded = []
+            for (entry, seen, again), request, response in zip(repairs, requests, responses):
+                if isinstance(response, GraphResponse) and response.ok:
+                    entry['after'] = grant_after_write(seen, entry['key'], again)
+                    guarded.append(entry)
+                    continue
+                error = response if isinstance(response, GraphError) else error_from_response(
+                    response, request['method'], request['url'])
+                if error.status == 404:
+                    continue
+                # Throttled or unknown outcome: finish this grant on the single path (it reads and plans again).
+                item = entry['item']
+                outcome = self.single._update(entry['key'], seen, again, item.get('scopes') or [],
+                                              item.get('scope_mode', 'exact'), {}, prior_error=error)
+                if outcome.get('grant') is not None:
+                    entry['after'] = outcome['grant']
 
     def _converge_one(self, entry, error):
         """Finish one grant whose batched write failed, with the single-grant logic, starting from that failure."""
@@ -195,7 +268,8 @@ class BulkGrantService(object):
             return self.single._create(key, plan, requested, mode, {}, prior_error=error)
         if plan.action == ACTION_UPDATED:
             return self.single._update(key, current, plan, requested, mode, {}, prior_error=error)
-        return self.single._delete(key, current, plan, {}, prior_error=error)
+        replan = (requested, mode) if item.get('state', 'present') == 'present' else None
+        return self.single._delete(key, current, plan, {}, prior_error=error, replan=replan)
 
     # ------------------------------------------------------------------------------------------------- result
     @staticmethod

@@ -208,7 +208,8 @@ class GrantService(object):
             return self._create(key, plan, requested, scope_mode, params)
         if plan.action == ACTION_UPDATED:
             return self._update(key, current, plan, requested, scope_mode, params)
-        return self._delete(key, current, plan, params)
+        replan = (requested, scope_mode) if params.get('state', 'present') == 'present' else None
+        return self._delete(key, current, plan, params, replan=replan)
 
     def _create_body(self, key, scopes):
         body = {
@@ -296,29 +297,51 @@ class GrantService(object):
             return self._result(ACTION_UNCHANGED, found, found, plan, params)
         if plan.action == ACTION_UPDATED:
             return self._update(key, found, plan, requested, scope_mode, params, attempts_left=attempts_left)
-        return self._delete(key, found, plan, params)
+        return self._delete(key, found, plan, params, replan=(requested, scope_mode))
 
     def _update(self, key, current, plan, requested, scope_mode, params, attempts_left=2, prior_error=None):
-        path = '{0}/{1}'.format(GRANTS_PATH, current['id'])
-        try:
-            if prior_error is not None:
-                raise prior_error
-            self.client.patch(path, {'scope': scope_string(plan.scopes_after)})
-        except GraphError as err:
-            if err.status == 404 or err.ambiguous:
-                # Gone meanwhile, or unknown outcome: look again and decide from what is there now.
-                found = self._wait_for_grant(key, attempts=2)
-                if found is None:
-                    return self._create(key, plan_change(None, requested, scope_mode, 'present'), requested, scope_mode, params)
-                if set(grant_view(found)['scopes']) == set(plan.scopes_after):
-                    return self._result(ACTION_UPDATED, current, grant_view(found), plan, params)
-                if attempts_left > 0:
-                    return self._converge_existing(key, found, requested, scope_mode, params, attempts_left=attempts_left - 1)
-            raise
+        # exact sends the whole wanted set, which does not depend on what we read: the client may re-send it after a
+        # 429. append/remove computed it from what we read: after a 429, read again and plan again (another writer may
+        # have changed the grant while we waited), never re-send the old body.
+        read_modify_write = scope_mode != 'exact'
+        while True:
+            path = '{0}/{1}'.format(GRANTS_PATH, current['id'])
+            try:
+                if prior_error is not None:
+                    failed, prior_error = prior_error, None
+                    raise failed
+                self.client.patch(path, {'scope': scope_string(plan.scopes_after)}, retry_throttled=not read_modify_write)
+            except GraphError as err:
+                if err.status == 429 and not err.retries_exhausted:
+                    found = self._read_after_throttle(key, err)
+                    if found is None:
+                        return self._create(key, plan_change(None, requested, scope_mode, 'present'), requested, scope_mode, params)
+                    current = grant_view(found)
+                    plan = plan_change(current, requested, scope_mode, 'present')
+                    if plan.action == ACTION_UPDATED:
+                        continue
+                    return self._converge_existing(key, found, requested, scope_mode, params, attempts_left=attempts_left)
+                if err.status == 404 or err.ambiguous:
+                    # Gone meanwhile, or unknown outcome: look again and decide from what is there now.
+                    found = self._wait_for_grant(key, attempts=2)
+                    if found is None:
+                        return self._create(key, plan_change(None, requested, scope_mode, 'present'), requested, scope_mode, params)
+                    if set(grant_view(found)['scopes']) == set(plan.scopes_after):
+                        return self._result(ACTION_UPDATED, current, grant_view(found), plan, params)
+                    if attempts_left > 0:
+                        return self._converge_existing(key, found, requested, scope_mode, params, attempts_left=attempts_left - 1)
+                raise
+            break
         after = grant_after_write(current, key, plan)
-        if scope_mode != 'exact' and self.reconcile.merge_rounds > 0:
+        if read_modify_write and self.reconcile.merge_rounds > 0:
             after = self._guard_merge(key, plan, requested, scope_mode, after)
         return self._result(ACTION_UPDATED, current, after, plan, params)
+
+    def _read_after_throttle(self, key, err):
+        """A read-modify-write answered 429: wait what Graph asked (charged to the run's retry budget, which raises
+        when exhausted), then read the grant again for a new plan."""
+        self.client.wait_before_retry(err)
+        return self.read_grant_by_key(key)
 
     def _guard_merge(self, key, plan, requested, scope_mode, after):
         """Graph has no ETag on grants: two runs appending to one grant at once can overwrite each other's PATCH.
@@ -327,28 +350,43 @@ class GrantService(object):
         what we asked for if it was lost, a bounded number of times. The window left (a writer landing after our last
         read) is documented in docs/reliability.md.
         """
-        for _round in range(self.reconcile.merge_rounds):
+        rounds = 0
+        while rounds < self.reconcile.merge_rounds:
+            rounds += 1
             self.sleep(self.reconcile.settle_delay())
             raw = self.read_grant_by_key(key)
             if raw is None:
                 return after  # deleted meanwhile by someone else: nothing of ours to protect
             seen = grant_view(raw)
             again = plan_change(seen, requested, scope_mode, 'present')
-            if again.action == ACTION_UNCHANGED:
-                return seen
             if again.action != ACTION_UPDATED:
                 return seen
-            self.client.patch('{0}/{1}'.format(GRANTS_PATH, seen['id']), {'scope': scope_string(again.scopes_after)})
+            try:
+                self.client.patch('{0}/{1}'.format(GRANTS_PATH, seen['id']), {'scope': scope_string(again.scopes_after)},
+                                  retry_throttled=False)
+            except GraphError as err:
+                if err.status != 429 or err.retries_exhausted:
+                    raise
+                self.client.wait_before_retry(err)
+                rounds -= 1  # the repair was not applied: read and plan it again, without using up a round
+                continue
             after = grant_after_write(seen, key, again)
         return after
 
-    def _delete(self, key, current, plan, params, prior_error=None):
+    def _delete(self, key, current, plan, params, prior_error=None, replan=None):
+        """DELETE the grant. ``replan`` = (requested, scope_mode) when the delete comes from a ``present`` plan (remove
+        mode took the last scope): it was computed from what we read, so a 429 leads to a new read and plan."""
         path = '{0}/{1}'.format(GRANTS_PATH, current['id'])
         try:
             if prior_error is not None:
                 raise prior_error
-            self.client.delete(path)
+            self.client.delete(path, retry_throttled=replan is None)
         except GraphError as err:
+            if err.status == 429 and replan is not None and not err.retries_exhausted:
+                found = self._read_after_throttle(key, err)
+                if found is None:
+                    return self._result(ACTION_DELETED, current, None, plan, params)
+                return self._converge_existing(key, found, replan[0], replan[1], params)
             if err.status == 404:
                 pass  # already gone: absence was the goal
             elif err.ambiguous:

@@ -987,6 +987,10 @@ class _MsalProvider(TokenProvider):
     def _endpoint_hint(self):
         return None
 
+    def _explain(self, exc):
+        """An AuthError for failures this method understands better than the generic mapping, or None."""
+        return None
+
     def get_token(self, force_refresh=False):
         if not force_refresh and self._token and self._expires_on - time.time() > EXPIRY_MARGIN:
             self.last_source = 'memory'
@@ -1005,7 +1009,7 @@ class _MsalProvider(TokenProvider):
                     self.store.save(self.token_cache, self.http_cache)
                     return token
         except Exception as exc:
-            raise _auth_error_from_exception(exc, context, self._endpoint_hint())
+            raise self._explain(exc) or _auth_error_from_exception(exc, context, self._endpoint_hint())
         if not result:
             raise AuthError('MSAL returned no result', context=context)
         raise _auth_error_from_result(result, context)
@@ -1095,10 +1099,29 @@ class ManagedIdentityTokenProvider(_MsalProvider):
     def _endpoint_hint(self):
         if self.settings.auth_method_requested == 'auto':
             return ('auth_method auto found no credential (%s) and fell back to managed identity, whose endpoint did '
-                    'not answer. Set client_id, tenant_id and client_secret (or a certificate, federated token file '
-                    'or access_token), or their environment variables.' % self.settings.auth_reason)
-        return ('No managed identity endpoint answered: run on an Azure host with a managed identity, or set '
-                'IDENTITY_ENDPOINT/IDENTITY_HEADER.')
+                    'not give a token. Set client_id, tenant_id and client_secret (or a certificate, federated token '
+                    'file or access_token), or their environment variables.' % self.settings.auth_reason)
+        return ('No managed identity endpoint gave a token: run on an Azure host with a managed identity, or set '
+                'IDENTITY_ENDPOINT/IDENTITY_HEADER to the identity endpoint of this host.')
+
+    @staticmethod
+    def _endpoint_source():
+        """Which managed identity endpoint MSAL used, named by the environment variable that chose it."""
+        for name in ('IDENTITY_ENDPOINT', 'MSI_ENDPOINT'):
+            if os.environ.get(name):
+                return '%s=%s' % (name, os.environ[name])
+        return ('the Azure instance metadata service at 169.254.169.254 (no IDENTITY_ENDPOINT or MSI_ENDPOINT is '
+                'set)')
+
+    def _explain(self, exc):
+        if not isinstance(exc, json.JSONDecodeError):
+            return None
+        # MSAL parses the endpoint's answer as JSON: anything else (an HTML page of a proxy, a web server or another
+        # cloud's metadata service) means this is not a managed identity endpoint.
+        text = ('the managed identity endpoint (%s) answered with something that is not a token (%s): it is not a '
+                'managed identity endpoint, or a proxy answered in its place' % (self._endpoint_source(),
+                                                                                 redact(str(exc) or type(exc).__name__)))
+        return AuthError(text, context=self.settings.describe(), hint=self._endpoint_hint())
 
 
 def make_token_provider(settings, session=None, warn=None):

@@ -13,7 +13,11 @@ Design notes (see docs/dev/architecture.md):
 - Reads are retried on 429/502/503/504, connection errors and timeouts. Writes are retried only on 429 (Graph does not
   apply a throttled request) and when the connection could not even be opened; any other failure of a write
   (timeout, dropped connection, 5xx) raises ``GraphError(ambiguous=True)``: the caller must re-read.
-- All waiting goes through an injectable ``sleep`` and is bounded by a total retry budget.
+- All waiting goes through an injectable ``sleep`` and is bounded by one retry budget for the whole run (all the
+  operations of one client), not per request: a run throttled again and again still ends within the budget.
+- A read-modify-write (a PATCH or DELETE whose body was computed from what the caller read) must not be re-sent
+  blindly after a 429: another writer may change the grant while we wait. Callers pass ``retry_throttled=False``,
+  get the 429 back, and use ``wait_before_retry`` before they read and plan again.
 - No access token ever appears in an exception, a log line or a result.
 """
 
@@ -115,7 +119,7 @@ class GraphError(Exception):
 
     def __init__(self, message, status=None, code=None, request_id=None, method=None, url=None, ambiguous=False,
                  retry_time=0.0, attempts=1, client_request_id=None, hint=None, retries_exhausted=False,
-                 retry_budget=None):
+                 retry_budget=None, retry_after=None):
         self.message = redact(message or '')
         self.status = status
         self.code = code
@@ -129,6 +133,8 @@ class GraphError(Exception):
         self.hint = redact(hint) if hint else hint
         self.retries_exhausted = retries_exhausted
         self.retry_budget = retry_budget
+        self.retry_after = retry_after  # seconds Graph asked us to wait (Retry-After of a 429/503), or None
+        self.partial_results = None  # GraphClient.batch: the answers known when a batch's outcome is unknown
         super(GraphError, self).__init__(self.message)
 
     def _head(self):
@@ -331,6 +337,7 @@ def _error_from_parts(method, url, status, headers, body, text, **kwargs):
     elif status == 403:
         hint = ('The application needs the Graph permission DelegatedPermissionGrant.ReadWrite.All (or'
                 ' Directory.ReadWrite.All) for writes and Directory.Read.All for reads, with admin consent.')
+    kwargs.setdefault('retry_after', parse_retry_after(headers.get('Retry-After')))
     return GraphError(message, status=status, code=code, request_id=request_id, method=method, url=url,
                       client_request_id=headers.get('client-request-id'), hint=hint, **kwargs)
 
@@ -345,23 +352,47 @@ def _reason(status):
 
 
 class _RetryState(object):
-    """Time accounting shared by every attempt of one logical operation (a request, or a whole batch)."""
+    """Time accounting of one logical operation (a request, a paged read, or a whole batch), charged to the run.
 
-    def __init__(self, clock, budget):
+    ``retry_budget`` bounds the retry time of the whole run (every operation of one client): what earlier operations
+    spent retrying (``ledger.retry_spent``) plus what this one has spent since its first failed attempt. The first
+    attempt of an operation is not retry time.
+    """
+
+    def __init__(self, clock, budget, ledger):
         self.clock = clock
         self.budget = budget
-        self.start = clock()
+        self.ledger = ledger
+        self.first_failure = None
         self.slept = 0.0
         self.attempts = 0
         self.retries = 0
+        self.closed = False
+
+    def failed(self):
+        if self.first_failure is None:
+            self.first_failure = self.clock()
 
     def spent(self):
+        """Seconds this operation has spent retrying."""
+        if self.first_failure is None:
+            return self.slept
         # max(): with the real clock elapsed time includes the sleeps; with a fake sleep (unit tests) only the sum of
         # the requested delays moves, so retrying still ends.
-        return max(self.clock() - self.start, self.slept)
+        return max(self.clock() - self.first_failure, self.slept)
+
+    def total(self):
+        """Seconds the run has spent retrying, this operation included."""
+        return self.ledger.retry_spent + self.spent()
 
     def can_wait(self, delay):
-        return self.spent() + delay <= self.budget and self.retries < MAX_RETRIES
+        return self.total() + delay <= self.budget and self.retries < MAX_RETRIES
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            self.ledger.retry_spent += self.spent()
+            self.ledger.stats['retry_time'] += self.slept
 
 
 class GraphClient(object):
@@ -386,17 +417,24 @@ class GraphClient(object):
         self._log = log
         self.user_agent = user_agent
         self.stats = dict(requests=0, retries=0, batches=0, throttled=0, token_refreshes=0, retry_time=0.0)
+        self.retry_spent = 0.0  # seconds of retrying charged to retry_budget so far (the whole run)
         if verify is False:
             _silence_insecure_warnings()
 
     # ------------------------------------------------------------------ public API
-    def request(self, method, path, params=None, json=None, headers=None, raise_for_status=True):
+    def request(self, method, path, params=None, json=None, headers=None, raise_for_status=True, retry_throttled=True):
         """Send one request (with retries). Returns a GraphResponse; raises GraphError on failure unless
-        ``raise_for_status=False`` (then an error response is returned as is, after retries)."""
+        ``raise_for_status=False`` (then an error response is returned as is, after retries).
+
+        ``retry_throttled=False``: a 429 is returned (or raised) at once instead of being re-sent after Retry-After;
+        for a write whose body was computed from a read (see ``wait_before_retry``)."""
         method = method.upper()
         url = self._url(path, params)
-        state = _RetryState(self._clock, self.retry_budget)
-        resp = self._send(method, url, json, headers, state)
+        state = self._retry_state()
+        try:
+            resp = self._send(method, url, json, headers, state, retry_throttled=retry_throttled)
+        finally:
+            state.close()
         if raise_for_status:
             resp.raise_for_status()
         return resp
@@ -409,9 +447,15 @@ class GraphClient(object):
         ``headers`` (for example ConsistencyLevel) on every page."""
         items = []
         url = self._url(path, params)
+        state = self._retry_state()
+        try:
+            return self._get_pages(url, headers, max_pages, state, items)
+        finally:
+            state.close()
+
+    def _get_pages(self, url, headers, max_pages, state, items):
         seen = set()
         pages = 0
-        state = _RetryState(self._clock, self.retry_budget)
         while url:
             if url in seen:
                 raise GraphError('the server returned the same @odata.nextLink twice; stopping to avoid a loop',
@@ -434,78 +478,127 @@ class GraphClient(object):
     def post(self, path, body, headers=None):
         return self.request('POST', path, json=body, headers=headers).json or {}
 
-    def patch(self, path, body, headers=None):
-        self.request('PATCH', path, json=body, headers=headers)
+    def patch(self, path, body, headers=None, retry_throttled=True):
+        self.request('PATCH', path, json=body, headers=headers, retry_throttled=retry_throttled)
 
-    def delete(self, path, headers=None):
-        self.request('DELETE', path, headers=headers)
+    def delete(self, path, headers=None, retry_throttled=True):
+        self.request('DELETE', path, headers=headers, retry_throttled=retry_throttled)
+
+    def wait_before_retry(self, err):
+        """Wait before the caller re-plans a write that was answered 429 (sent with ``retry_throttled=False``):
+        Retry-After if Graph gave one, else a jittered backoff, charged to the run's retry budget. Raises ``err``
+        (marked as exhausted) when the budget does not allow the wait."""
+        state = self._retry_state()
+        state.failed()
+        delay = err.retry_after if err.retry_after else self._backoff(0)
+        try:
+            if not state.can_wait(delay):
+                err.retries_exhausted = True
+                err.retry_time = state.total()
+                err.retry_budget = self.retry_budget
+                raise err
+            self._note('%s %s: HTTP %s; reading the grant again in %.1f s before deciding anew' % (
+                err.method, err.url, err.status, delay))
+            self._wait(state, delay)
+        finally:
+            state.close()
 
     def batch(self, requests_):
         """Send many requests through ``POST /$batch``, 20 per batch.
 
         ``requests_``: dicts with ``method``, ``url`` (relative to the version root, may carry a query), optional
-        ``body``, ``headers`` and ``params``. Returns one GraphResponse per input, in input order. Responses are
-        correlated by id (Graph may answer in any order). Items answered 429 are re-sent alone after the longest
-        item Retry-After, within the retry budget; when the budget runs out they are returned as their 429
-        response (``.error`` says so). The batch envelope itself follows the usual retry rules (a batch holding a
-        write is a write).
+        ``body``, ``headers``, ``params`` and ``retry_throttled`` (default True; False for a write computed from a
+        read, whose 429 is returned instead of re-sent). Returns one GraphResponse per input, in input order.
+        Responses are correlated by id (Graph may answer in any order). Items answered 429 (and reads answered
+        502/503/504) are re-sent alone after the longest item Retry-After, within the retry budget; when the budget
+        runs out they are returned as their error response (``.error`` says so). The batch envelope itself follows
+        the usual retry rules (a batch holding a write is a write; a 429 on it counts as a 429 on every item).
+
+        When the answer to a batch holding writes is lost (timeout, dropped connection, 5xx), the other batches are
+        still sent, then a ``GraphError(ambiguous=True)`` is raised whose ``partial_results`` holds the responses
+        that are known and None for every request whose outcome is unknown: the caller reconciles those by reading.
         """
         items = [self._batch_item(i, req) for i, req in enumerate(requests_)]
         results = [None] * len(items)
-        state = _RetryState(self._clock, self.retry_budget)
-        for start in range(0, len(items), BATCH_LIMIT):
-            pending = list(range(start, min(start + BATCH_LIMIT, len(items))))
-            backoff_round = 0
-            rounds = 0
-            while pending:
-                rounds += 1
-                chunk = [items[i]['wire'] for i in pending]
-                method = 'GET' if all(items[i]['method'] in READ_METHODS for i in pending) else 'POST'
-                envelope = self._send('POST', self.base_url + '/$batch', {'requests': chunk}, None, state,
-                                      treat_as=method).raise_for_status()
+        unknown = None
+        state = self._retry_state()
+        try:
+            for start in range(0, len(items), BATCH_LIMIT):
+                try:
+                    self._batch_chunk(items, list(range(start, min(start + BATCH_LIMIT, len(items)))), results, state)
+                except GraphError as err:
+                    if not err.ambiguous:
+                        raise
+                    unknown = unknown or err
+        finally:
+            state.close()
+        if unknown is not None:
+            unknown.partial_results = results
+            raise unknown
+        return results
+
+    def _batch_chunk(self, items, pending, results, state):
+        """Send items[pending] (at most 20) until each has an answer that is not to be retried."""
+        backoff_round = 0
+        rounds = 0
+        batch_url = self.base_url + '/$batch'
+        while pending:
+            rounds += 1
+            chunk = [items[i]['wire'] for i in pending]
+            method = 'GET' if all(items[i]['method'] in READ_METHODS for i in pending) else 'POST'
+            retry_envelope = all(items[i]['retry_throttled'] for i in pending)
+            envelope = self._send('POST', batch_url, {'requests': chunk}, None, state, treat_as=method,
+                                  retry_throttled=retry_envelope)
+            if envelope.status == 429:
+                # Only when an item must not be re-sent blindly: the envelope's 429 is every item's answer.
+                by_id = dict((items[i]['id'].lower(), {'id': items[i]['id'], 'status': 429, 'headers': dict(envelope.headers),
+                                                       'body': envelope.json}) for i in pending)
+            else:
+                envelope.raise_for_status()
                 self.stats['batches'] += 1
                 responses = (envelope.json or {}).get('responses')
                 if not isinstance(responses, list):
-                    raise GraphError('the $batch response has no "responses" list', method='POST', url=self.base_url + '/$batch',
+                    raise GraphError('the $batch response has no "responses" list', method='POST', url=batch_url,
                                      ambiguous=(method != 'GET'), request_id=envelope.request_id)
                 by_id = {}
                 for entry in responses:
                     if isinstance(entry, dict) and entry.get('id') is not None:
                         by_id[str(entry.get('id')).lower()] = entry
-                throttled = []
-                waits = []
-                for i in pending:
-                    entry = by_id.get(items[i]['id'].lower())
-                    if entry is None:
-                        raise GraphError('the $batch response has no answer for request id %s (%s %s)' % (
-                            items[i]['id'], items[i]['method'], items[i]['url']), method='POST',
-                            url=self.base_url + '/$batch', ambiguous=(method != 'GET'), request_id=envelope.request_id)
-                    resp = self._batch_response(items[i], entry)
-                    # 429 was never applied; a read answered 502/503/504 is safe to repeat. A write item answered 5xx
-                    # is returned as is: its outcome is unknown and the caller reconciles it by reading.
-                    if resp.status == 429 or (resp.status in BATCH_READ_RETRY_STATUSES and items[i]['method'] in READ_METHODS):
-                        throttled.append(i)
-                        waits.append(parse_retry_after(resp.headers.get('Retry-After')))
-                        self.stats['throttled'] += 1
-                    results[i] = resp
-                if not throttled:
-                    break
-                known = [w for w in waits if w]
-                delay = max(known) if known else self._backoff(backoff_round)
-                backoff_round += 1
-                if not state.can_wait(delay):
-                    for i in throttled:
-                        results[i].retry_time = state.spent()
-                        results[i].attempts = rounds
-                        results[i].retries_exhausted = True
-                        results[i].retry_budget = self.retry_budget
-                    break
-                self._note('$batch: %d of %d item(s) throttled or transiently failing; re-sending them in %.1f s' % (
-                    len(throttled), len(pending), delay))
-                self._wait(state, delay)
-                pending = throttled
-        self.stats['retry_time'] += state.slept
-        return results
+            retry = []
+            waits = []
+            for i in pending:
+                entry = by_id.get(items[i]['id'].lower())
+                if entry is None:
+                    raise GraphError('the $batch response has no answer for request id %s (%s %s)' % (
+                        items[i]['id'], items[i]['method'], items[i]['url']), method='POST',
+                        url=batch_url, ambiguous=(method != 'GET'), request_id=envelope.request_id)
+                resp = self._batch_response(items[i], entry)
+                results[i] = resp
+                if resp.status == 429:
+                    self.stats['throttled'] += 1
+                # 429 was never applied; a read answered 502/503/504 is safe to repeat. A write item answered 5xx is
+                # returned as is: its outcome is unknown and the caller reconciles it by reading.
+                if (resp.status == 429 and items[i]['retry_throttled']) or (
+                        resp.status in BATCH_READ_RETRY_STATUSES and items[i]['method'] in READ_METHODS):
+                    retry.append(i)
+                    waits.append(parse_retry_after(resp.headers.get('Retry-After')))
+            if not retry:
+                return
+            state.failed()
+            known = [w for w in waits if w]
+            delay = max(known) if known else self._backoff(backoff_round)
+            backoff_round += 1
+            if not state.can_wait(delay):
+                for i in retry:
+                    results[i].retry_time = state.total()
+                    results[i].attempts = rounds
+                    results[i].retries_exhausted = True
+                    results[i].retry_budget = self.retry_budget
+                return
+            self._note('$batch: %d of %d item(s) throttled or transiently failing; re-sending them in %.1f s' % (
+                len(retry), len(pending), delay))
+            self._wait(state, delay)
+            pending = retry
 
     def close(self):
         try:
@@ -571,6 +664,9 @@ class GraphClient(object):
         delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** n))
         return delay / 2.0 + self._random() * delay / 2.0  # "equal jitter": within [delay/2, delay]
 
+    def _retry_state(self):
+        return _RetryState(self._clock, self.retry_budget, self)
+
     def _wait(self, state, delay):
         state.retries += 1
         self.stats['retries'] += 1
@@ -578,7 +674,7 @@ class GraphClient(object):
         if delay > 0:
             self._sleep(delay)
 
-    def _send(self, method, url, body, extra_headers, state, treat_as=None):
+    def _send(self, method, url, body, extra_headers, state, treat_as=None, retry_throttled=True):
         """One logical request with retries. Returns a GraphResponse (possibly an error response: the caller
         decides); raises GraphError for transport failures, ambiguous writes and an exhausted budget."""
         policy = treat_as or method
@@ -604,16 +700,15 @@ class GraphClient(object):
             except Exception as exc:  # requests.exceptions.RequestException and friends
                 failure = self._transport_failure(method, url, exc, is_read)
                 if failure is not None:  # not retryable
-                    failure.retry_time = state.spent()
+                    failure.retry_time = state.total()
                     failure.attempts = attempt
-                    self.stats['retry_time'] += state.slept
                     raise failure
+                state.failed()
                 delay = self._backoff(backoff_round)
                 backoff_round += 1
                 if not state.can_wait(delay):
-                    self.stats['retry_time'] += state.slept
                     raise GraphError('%s: %s' % (_transport_kind(exc), _exc_text(exc)), method=method, url=url,
-                                     retry_time=state.spent(), attempts=attempt, retries_exhausted=True,
+                                     retry_time=state.total(), attempts=attempt, retries_exhausted=True,
                                      retry_budget=self.retry_budget,
                                      hint='Check graph_url (MSGRAPH_GRAPH_URL) / cloud and the network path (proxy, '
                                           'firewall) to %s.' % self.graph_root)
@@ -630,9 +725,10 @@ class GraphClient(object):
                 self._note('%s %s: HTTP 401, acquiring a new token and retrying once' % (method, _path_only(url)))
                 self._token(force_refresh=True)
                 continue
-            if status in retry_statuses:
-                if status == 429:
-                    self.stats['throttled'] += 1
+            if status == 429:
+                self.stats['throttled'] += 1
+            if status in retry_statuses and (status != 429 or retry_throttled):
+                state.failed()
                 retry_after = parse_retry_after(resp.headers.get('Retry-After'))
                 if retry_after:  # absent or 0: back off ourselves rather than hammer the service
                     delay = retry_after
@@ -640,8 +736,7 @@ class GraphClient(object):
                     delay = self._backoff(backoff_round)
                     backoff_round += 1
                 if not state.can_wait(delay):
-                    self.stats['retry_time'] += state.slept
-                    resp.retry_time = state.spent()
+                    resp.retry_time = state.total()
                     resp.attempts = attempt
                     resp.retries_exhausted = True
                     resp.retry_budget = self.retry_budget
@@ -651,15 +746,13 @@ class GraphClient(object):
                 self._wait(state, delay)
                 continue
             if status >= 500 and not is_read:
-                self.stats['retry_time'] += state.slept
                 err = resp.error
                 err.ambiguous = True
-                err.retry_time = state.spent()
+                err.retry_time = state.total()
                 err.attempts = attempt
                 raise err
-            resp.retry_time = state.spent()
+            resp.retry_time = state.total()
             resp.attempts = attempt
-            self.stats['retry_time'] += state.slept
             return resp
 
     def _transport_failure(self, method, url, exc, is_read):
@@ -703,7 +796,7 @@ class GraphClient(object):
                 headers['Content-Type'] = 'application/json'
         if headers:
             wire['headers'] = headers
-        return dict(id=str(index), method=method, url=url, wire=wire)
+        return dict(id=str(index), method=method, url=url, wire=wire, retry_throttled=req.get('retry_throttled', True))
 
     def _batch_response(self, item, entry):
         try:

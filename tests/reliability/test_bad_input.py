@@ -459,12 +459,6 @@ def test_unreachable_graph_endpoint_names_a_remedy(emulator, context, tmp_path):
     assert not _check(case, run, _secrets(emulator, context)), run.msg
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (plugins/module_utils/_graph_auth.py _auth_error_from_exception): a managed-identity endpoint that answers "
-    "something other than JSON (a wrong IDENTITY_ENDPOINT, or another cloud's metadata service at 169.254.169.254 "
-    "when auth_method auto fell back to managed identity because no credential was set) fails with MSAL's bare "
-    "'Expecting value: line 1 column 1 (char 0)': neither what is wrong nor what to do, and not that auto chose "
-    "managed identity."))
 def test_managed_identity_endpoint_answering_html_is_explained(emulator, context, tmp_path):
     with _HtmlServer() as server:
         case = Case("no secret, identity endpoint answers HTML", grant(),

@@ -174,11 +174,6 @@ def _wait_for(control, predicate, timeout=30.0):
     raise AssertionError("the expected request did not arrive within %.0f s" % timeout)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (plugins/module_utils/_graph_client.py GraphClient._send, writes retried on 429; used by "
-    "_grant_service.GrantService._update): a PATCH answered 429 is re-sent after Retry-After with the body computed "
-    "from the read made BEFORE the wait. Another writer's scope that landed meanwhile is overwritten, and the other "
-    "writer's guard has already finished. The window is as long as Retry-After (up to retry_budget), not 'a moment'."))
 def test_throttled_append_does_not_overwrite_a_concurrent_append(emulator, workdir, env, figures):
     control = emulator.control
     _warm_token_cache(emulator, workdir, env)
@@ -194,7 +189,7 @@ def test_throttled_append_does_not_overwrite_a_concurrent_append(emulator, workd
     final = scope_set(_target(control.state())["scope"])
     figures.add("2. concurrency", "window: append whose PATCH was throttled (429, Retry-After 5) vs a concurrent append",
                 "lost: %s" % (sorted({"Mail.Read", "Calendars.Read"} - final) or "none"),
-                "deterministic; xfail(strict) until fixed")
+                "deterministic; the throttled PATCH is planned again from a fresh read")
     assert {"Mail.Read", "Calendars.Read"} | SOMEONE_ELSES <= final
 
 
@@ -220,11 +215,7 @@ def test_sequential_appends_under_replication_lag(emulator, workdir, env, figure
 
 @pytest.mark.parametrize("module", [
     "oauth2_grant",
-    pytest.param("oauth2_grants", marks=pytest.mark.xfail(strict=True, reason=(
-        "BUG (plugins/module_utils/_bulk.py BulkGrantService._write): oauth2_grants (and so the "
-        "delegated_permissions role) has no re-read-after-write guard for scope_mode append/remove, although its "
-        "docstring says the fast path never weakens the guarantees of oauth2_grant. A stale read-modify-write "
-        "landing right after its PATCH silently drops the scope it appended."))),
+    "oauth2_grants",
 ])
 def test_guard_restores_a_scope_overwritten_right_after_the_write(module, emulator, workdir, env, figures):
     """Deterministic: 'someone else' reads the grant before our run and writes it back (plus its own scope) right
@@ -246,5 +237,5 @@ def test_guard_restores_a_scope_overwritten_right_after_the_write(module, emulat
     final = scope_set(_target(control.state())["scope"])
     figures.add("2. concurrency", "stale write right after our PATCH: %s" % module,
                 "lost: %s" % (sorted({"Mail.Read", "Calendars.Read"} - final) or "none"),
-                "deterministic" + ("" if module == "oauth2_grant" else "; xfail(strict) until fixed"))
+                "deterministic")
     assert {"Mail.Read", "Calendars.Read"} | SOMEONE_ELSES <= final

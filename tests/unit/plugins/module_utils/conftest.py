@@ -267,6 +267,8 @@ class FakeGraph(object):
         self.unique_keys = True
         self.max_calls = 2000
         self.duplicate_posts = 0   # POSTs that named a key which already had a grant
+        self.retry_flags = []      # (method, retry_throttled) of every direct PATCH/DELETE
+        self.throttle_waits = []   # Retry-After of every 429 the code under test waited for before re-planning
         self._pages = {}
         self._tokens = itertools.count(1)
         self._request_ids = itertools.count(1)
@@ -384,11 +386,19 @@ class FakeGraph(object):
     def post(self, path, body, headers=None):
         return self.request('POST', path, json=body, headers=headers).json or {}
 
-    def patch(self, path, body, headers=None):
+    def patch(self, path, body, headers=None, retry_throttled=True):
+        self.retry_flags.append(('PATCH', retry_throttled))
         self.request('PATCH', path, json=body, headers=headers)
 
-    def delete(self, path, headers=None):
+    def delete(self, path, headers=None, retry_throttled=True):
+        self.retry_flags.append(('DELETE', retry_throttled))
         self.request('DELETE', path, headers=headers)
+
+    def wait_before_retry(self, err):
+        """GraphClient waits Retry-After here (within the run's budget); the fake only records the request to wait."""
+        self.throttle_waits.append(err.retry_after)
+        if len(self.throttle_waits) > 50:
+            self._violate('more than 50 waits after a 429: a re-plan loop that does not end?')
 
     def batch(self, requests_):
         index = len(self.batches)
