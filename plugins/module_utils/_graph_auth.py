@@ -1119,7 +1119,7 @@ class ManagedIdentityTokenProvider(_MsalProvider):
         # MSAL parses the endpoint's answer as JSON: anything else (an HTML page of a proxy, a web server or another
         # cloud's metadata service) means this is not a managed identity endpoint.
         text = ('the managed identity endpoint (%s) answered with something that is not a token (%s): it is not a '
-                'managed identity endpoint, or a proxy answered in its place' % (self._endpoint_source(),
+                'managed identity endpoint, or a proxy answered in its place.' % (self._endpoint_source(),
                                                                                  redact(str(exc) or type(exc).__name__)))
         return AuthError(text, context=self.settings.describe(), hint=self._endpoint_hint())
 

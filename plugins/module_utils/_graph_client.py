@@ -527,9 +527,14 @@ class GraphClient(object):
                 try:
                     self._batch_chunk(items, list(range(start, min(start + BATCH_LIMIT, len(items)))), results, state)
                 except GraphError as err:
-                    if not err.ambiguous:
+                    if err.ambiguous:
+                        unknown = unknown or err
+                        continue  # the other batches are independent: send them
+                    if unknown is None:
                         raise
-                    unknown = unknown or err
+                    # An earlier batch's outcome is unknown: report that, so the caller reconciles by reading; this
+                    # batch (refused) and the ones after it (not sent) are None in partial_results as well.
+                    break
         finally:
             state.close()
         if unknown is not None:
@@ -544,6 +549,8 @@ class GraphClient(object):
         batch_url = self.base_url + '/$batch'
         while pending:
             rounds += 1
+            for i in pending:
+                results[i] = None  # re-sent: an earlier answer (a 429) no longer says what happened to it
             chunk = [items[i]['wire'] for i in pending]
             method = 'GET' if all(items[i]['method'] in READ_METHODS for i in pending) else 'POST'
             retry_envelope = all(items[i]['retry_throttled'] for i in pending)

@@ -19,6 +19,8 @@ Faults (see ``add_fault``) and consistency knobs:
 - ``client_filter_404``: a ``clientId`` filter matching nothing answers 404 (as Graph did, graph-semantics §3.2);
 - ``page_size`` / ``empty_pages``: paging with ``@odata.nextLink`` (and empty pages carrying one);
 - ``max_calls``: more requests than this (2000) is a violation, so an unbounded retry loop fails fast;
+- ``lose_batch_answers``: that many ``$batch`` requests holding writes are applied, then answered with an
+  ambiguous GraphError whose ``partial_results`` are all None (the envelope's answer was lost);
 - ``unique_keys=False``: a lenient replica that does not reject a second grant for a key, so that tests can see
   what the code would do without Graph's uniqueness check (``assert_unique_keys`` then catches duplicates).
 
@@ -254,6 +256,7 @@ class FakeGraph(object):
         self.grants = {}
         self.calls = []
         self.batches = []          # sizes of the $batch calls, in order
+        self.batch_requests = []   # every $batch item as the code under test built it (retry_throttled included)
         self.violations = []
         self.faults = []
         self.hidden = {}           # grant id -> grant reads during which it is still invisible
@@ -268,6 +271,7 @@ class FakeGraph(object):
         self.max_calls = 2000
         self.duplicate_posts = 0   # POSTs that named a key which already had a grant
         self.retry_flags = []      # (method, retry_throttled) of every direct PATCH/DELETE
+        self.lose_batch_answers = 0  # this many $batch requests holding writes are applied, then their answer is lost
         self.throttle_waits = []   # Retry-After of every 429 the code under test waited for before re-planning
         self._pages = {}
         self._tokens = itertools.count(1)
@@ -403,6 +407,7 @@ class FakeGraph(object):
     def batch(self, requests_):
         index = len(self.batches)
         self.batches.append(len(requests_))
+        self.batch_requests.extend(requests_)
         responses = []
         for number, req in enumerate(requests_):
             if not isinstance(req, dict) or not req.get('method') or not req.get('url'):
@@ -412,6 +417,13 @@ class FakeGraph(object):
                 self._violate('batch request #%d: a body on %s' % (number, method))
             url = self._relative(str(req['url']), req.get('params'))
             responses.append(self._perform(method, url, req.get('body'), via='batch', batch=index))
+        if self.lose_batch_answers and any(str(req['method']).upper() in WRITE_METHODS for req in requests_):
+            # Graph applied every item, but the answer to the $batch was lost (as GraphClient.batch reports it).
+            self.lose_batch_answers -= 1
+            err = GraphError('timed out waiting for the response', method='POST', url=self.base_url + '/$batch',
+                             ambiguous=True)
+            err.partial_results = [None] * len(responses)
+            raise err
         return responses
 
     # ------------------------------------------------------------------------------------------- machinery
@@ -791,6 +803,21 @@ class FakeGraph(object):
 
 
 _TEMPLATE = []
+
+
+def another_writer(scope_they_write, ours='applied'):
+    """A hook for our write on a grant, with another run writing ``scope_they_write`` (from a read older than ours):
+    ``ours='applied'``: our write lands, then theirs overwrites it; ``'throttled'``: theirs lands and ours is answered
+    429 (not applied)."""
+    def hook(graph, call):
+        grant_id = call.path.rsplit('/', 1)[-1]
+        if ours == 'throttled':
+            graph.grants[grant_id]['scope'] = scope_they_write
+            return graph._error(call.method, call.raw_url, 429, 'TooManyRequests', 'Too many requests')
+        answer = graph._dispatch(call.method, call, call.body)
+        graph.grants[grant_id]['scope'] = scope_they_write
+        return answer
+    return hook
 
 
 def standard_tenant(api_version='v1.0'):

@@ -26,6 +26,7 @@ from msgraph_grants_fake_graph import (
     RESOURCE2_ID,
     RESOURCE_APP,
     RESOURCE_ID,
+    another_writer,
     grant_id_for,
 )
 
@@ -329,3 +330,69 @@ def test_an_empty_list_does_nothing(graph, sleeper):
     result = bulk(graph, sleeper).ensure_all([], exclusive=True)
     assert result['changed'] is False and result['results'] == [] and result['removed'] == []
     assert graph.calls == []
+
+
+# ==================================================================== concurrency and lost answers (#5)
+def test_guard_restores_a_scope_lost_right_after_the_batched_write(graph, sleeper):
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    other = graph.add_grant(CLIENT2_ID, RESOURCE_ID, 'openid')
+    graph.add_fault('PATCH', '^/oauth2PermissionGrants/' + gid, 'hook', hook=another_writer('User.Read Calendars.Read'))
+    result = bulk(graph, sleeper).ensure_all([item(scopes=['Mail.Read'], scope_mode='append'),
+                                              item(client='Contoso Payroll', scopes=['profile'], scope_mode='append')])
+    assert scopes_of(graph, gid) == ['Calendars.Read', 'Mail.Read', 'User.Read']
+    assert scopes_of(graph, other) == ['openid', 'profile']
+    # One settle delay per guard round for the whole list, and every guard read and repair is batched.
+    assert len(sleeper.delays) == 2 and all(0.3 <= d <= 0.8 for d in sleeper.delays)
+    assert [(w.method, w.via) for w in graph.writes] == [('PATCH', 'batch')] * 3
+    assert len([c for c in graph.calls_of('GET', '^/oauth2PermissionGrants/') if c.via == 'batch']) == 3
+    first = result['results'][0]
+    assert first['action'] == 'updated' and first['scopes_added'] == ['Mail.Read']
+    assert first['grant']['scopes'] == ['Calendars.Read', 'Mail.Read', 'User.Read']
+    assert all(r['retry_throttled'] is False for r in graph.batch_requests if r['method'] == 'PATCH')
+
+
+def test_exact_items_are_not_guarded_and_may_be_re_sent_by_the_client(graph, sleeper):
+    graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    bulk(graph, sleeper).ensure_all([item(scopes=['Mail.Read']), item(client='Contoso Payroll', scopes=['openid'])])
+    assert sleeper.delays == []
+    assert [(r['method'], r['retry_throttled']) for r in graph.batch_requests if r['method'] != 'GET'] == [
+        ('PATCH', True), ('POST', True)]
+
+
+def test_throttled_append_item_is_planned_again_from_a_fresh_read(graph, sleeper):
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    graph.add_fault('PATCH', '^/oauth2PermissionGrants/', 'hook', hook=another_writer('User.Read Calendars.Read', ours='throttled'))
+    result = bulk(graph, sleeper).ensure_all([item(scopes=['Mail.Read'], scope_mode='append')])
+    assert scopes_of(graph, gid) == ['Calendars.Read', 'Mail.Read', 'User.Read']
+    assert [normalize_scopes(c.body['scope']) for c in graph.calls_of('PATCH')] == [
+        ['Mail.Read', 'User.Read'], ['Calendars.Read', 'Mail.Read', 'User.Read']]
+    assert graph.throttle_waits == [None]
+    assert result['results'][0]['grant']['scopes'] == ['Calendars.Read', 'Mail.Read', 'User.Read']
+
+
+def test_lost_batch_answer_is_reconciled_per_grant_without_writing_twice(graph, sleeper):
+    ids = {
+        'payroll': graph.add_grant(CLIENT2_ID, RESOURCE_ID, 'openid'),
+        'orders': graph.add_grant(CLIENT_ID, RESOURCE2_ID, 'Orders.Read'),
+    }
+    graph.lose_batch_answers = 1
+    result = bulk(graph, sleeper).ensure_all([
+        item(scopes=['User.Read']),                                                    # create
+        item(client=CLIENT2_APP, resource=RESOURCE_APP, scopes=['openid', 'profile']),  # update
+        item(resource='Contoso Orders API', state='absent'),                            # delete
+    ])
+    # The batch was applied; re-reading shows it, so nothing is written a second time.
+    assert [(w.method, w.via) for w in graph.writes] == [('POST', 'batch'), ('PATCH', 'batch'), ('DELETE', 'batch')]
+    assert [r['action'] for r in result['results']] == ['created', 'updated', 'deleted']
+    assert scopes_of(graph, grant_id_for(CLIENT_ID, RESOURCE_ID)) == ['User.Read']
+    assert scopes_of(graph, ids['payroll']) == ['openid', 'profile']
+    assert ids['orders'] not in graph.grants
+
+
+def test_lost_batch_answer_of_a_batch_that_was_not_applied_is_written_again(graph, sleeper):
+    graph.lose_batch_answers = 1
+    graph.add_fault('POST', r'^/oauth2PermissionGrants$', 'status', status=500, code='UnknownError')  # not applied
+    result = bulk(graph, sleeper).ensure_all([item(scopes=['User.Read'])])
+    assert [(w.method, w.via) for w in graph.writes] == [('POST', 'batch'), ('POST', 'request')]
+    assert result['results'][0]['action'] == 'created'
+    assert scopes_of(graph, grant_id_for(CLIENT_ID, RESOURCE_ID)) == ['User.Read']

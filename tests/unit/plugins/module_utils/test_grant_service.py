@@ -34,6 +34,7 @@ from msgraph_grants_fake_graph import (
     RESOURCE2_ID,
     RESOURCE_APP,
     RESOURCE_ID,
+    another_writer,
     grant_id_for,
 )
 
@@ -838,19 +839,9 @@ def test_the_fake_refuses_what_graph_refuses(api_version, call):
 
 # ------------------------------------------------------------------------------------- concurrent appenders (#5)
 
-def overwritten_by_another_writer(scope_they_write, times=1):
-    """A hook for our PATCH: it lands, then another run's PATCH (from a read made before ours) overwrites it."""
-    def hook(graph, call):
-        answer = graph._dispatch(call.method, call, call.body)
-        grant_id = call.path.rsplit('/', 1)[-1]
-        graph.grants[grant_id]['scope'] = scope_they_write
-        return answer
-    return hook
-
-
 def test_append_lost_to_a_concurrent_writer_is_reapplied(graph, sleeper):
     gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
-    graph.add_fault('PATCH', '^/oauth2PermissionGrants/', 'hook', hook=overwritten_by_another_writer('User.Read Calendars.Read'))
+    graph.add_fault('PATCH', '^/oauth2PermissionGrants/', 'hook', hook=another_writer('User.Read Calendars.Read'))
     result = service(graph, sleeper).ensure(params(scopes=['Mail.Read'], scope_mode='append'))
     # Both appends survive: ours was re-applied on top of theirs.
     assert stored_scopes(graph, gid) == ['Calendars.Read', 'Mail.Read', 'User.Read']
@@ -861,14 +852,14 @@ def test_append_lost_to_a_concurrent_writer_is_reapplied(graph, sleeper):
 
 def test_remove_undone_by_a_concurrent_writer_is_reapplied(graph, sleeper):
     gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read Mail.Read')
-    graph.add_fault('PATCH', '^/oauth2PermissionGrants/', 'hook', hook=overwritten_by_another_writer('User.Read Mail.Read Files.Read'))
+    graph.add_fault('PATCH', '^/oauth2PermissionGrants/', 'hook', hook=another_writer('User.Read Mail.Read Files.Read'))
     service(graph, sleeper).ensure(params(scopes=['Mail.Read'], scope_mode='remove'))
     assert stored_scopes(graph, gid) == ['Files.Read', 'User.Read']
 
 
 def test_merge_guard_is_bounded(graph, sleeper):
     gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
-    graph.add_fault('PATCH', '^/oauth2PermissionGrants/', 'hook', hook=overwritten_by_another_writer('User.Read'), times=100)
+    graph.add_fault('PATCH', '^/oauth2PermissionGrants/', 'hook', hook=another_writer('User.Read'), times=100)
     result = service(graph, sleeper).ensure(params(scopes=['Mail.Read'], scope_mode='append'))
     assert len(graph.calls_of('PATCH')) == 4  # the write and at most 3 re-applications
     assert len(sleeper.delays) == 3 and stored_scopes(graph, gid) == ['User.Read']
@@ -880,3 +871,76 @@ def test_exact_mode_makes_no_extra_read(graph, sleeper):
     service(graph, sleeper).ensure(params(scopes=['Mail.Read', 'User.Read']))
     assert sleeper.delays == []
     assert graph.round_trips == 3  # the batched lookup, the grant list (names given) and the PATCH: no re-read
+
+
+# ------------------------------------------------------------------------- throttled read-modify-writes (#5)
+
+def test_throttled_append_is_planned_again_from_a_fresh_read(graph, sleeper):
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    graph.add_fault('PATCH', '^/oauth2PermissionGrants/', 'hook', hook=another_writer('User.Read Calendars.Read', ours='throttled'))
+    result = service(graph, sleeper).ensure(params(scopes=['Mail.Read'], scope_mode='append'))
+    # Not the old body again (which would drop Calendars.Read): a new read and a new plan.
+    assert stored_scopes(graph, gid) == ['Calendars.Read', 'Mail.Read', 'User.Read']
+    patches = graph.calls_of('PATCH')
+    assert [normalize_scopes(c.body['scope']) for c in patches] == [['Mail.Read', 'User.Read'],
+                                                                    ['Calendars.Read', 'Mail.Read', 'User.Read']]
+    assert graph.throttle_waits == [None] and set(graph.retry_flags) == {('PATCH', False)}
+    assert result['action'] == 'updated' and result['scopes_added'] == ['Mail.Read']
+    assert result['grant']['scopes'] == ['Calendars.Read', 'Mail.Read', 'User.Read']
+
+
+def test_throttled_append_that_someone_else_completed_is_unchanged(graph, sleeper):
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    graph.add_fault('PATCH', '^/oauth2PermissionGrants/', 'hook', hook=another_writer('User.Read Mail.Read', ours='throttled'))
+    result = service(graph, sleeper).ensure(params(scopes=['Mail.Read'], scope_mode='append'))
+    assert stored_scopes(graph, gid) == ['Mail.Read', 'User.Read']
+    assert len(graph.calls_of('PATCH')) == 1
+    assert result['action'] == 'unchanged' and result['changed'] is False
+
+
+def test_exact_update_leaves_429_retries_to_the_client(graph, sleeper):
+    graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    service(graph, sleeper).ensure(params(scopes=['Mail.Read']))
+    # The whole wanted set does not depend on what was read: the client may re-send it after Retry-After.
+    assert graph.retry_flags == [('PATCH', True)]
+
+
+def test_throttled_removal_of_the_last_scope_keeps_a_scope_added_meanwhile(graph, sleeper):
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'Mail.Read')
+    graph.add_fault('DELETE', '^/oauth2PermissionGrants/', 'hook', hook=another_writer('Mail.Read Calendars.Read', ours='throttled'))
+    result = service(graph, sleeper).ensure(params(scopes=['Mail.Read'], scope_mode='remove'))
+    # The DELETE planned from 'Mail.Read' is not re-sent: the grant now also holds Calendars.Read, so it is PATCHed.
+    assert stored_scopes(graph, gid) == ['Calendars.Read']
+    assert graph.retry_flags[0] == ('DELETE', False) and len(graph.calls_of('DELETE')) == 1
+    assert result['action'] == 'updated' and result['grant']['scopes'] == ['Calendars.Read']
+
+
+def test_state_absent_leaves_429_retries_to_the_client(graph, sleeper):
+    graph.add_grant(CLIENT_ID, RESOURCE_ID, 'Mail.Read')
+    service(graph, sleeper).ensure(params(state='absent'))
+    assert graph.retry_flags == [('DELETE', True)]
+
+
+def test_throttled_repair_of_the_guard_does_not_use_up_a_round(graph, sleeper):
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    graph.add_fault('PATCH', '^/oauth2PermissionGrants/', 'hook', hook=another_writer('User.Read Calendars.Read'))
+    graph.add_fault('PATCH', '^/oauth2PermissionGrants/', 'status', status=429, code='TooManyRequests')
+    result = service(graph, sleeper).ensure(params(scopes=['Mail.Read'], scope_mode='append'))
+    assert stored_scopes(graph, gid) == ['Calendars.Read', 'Mail.Read', 'User.Read']
+    assert len(graph.calls_of('PATCH')) == 3 and graph.throttle_waits == [None]
+    assert len(sleeper.delays) == 3  # settle, settle again after the 429 wait, and the final check
+    assert result['grant']['scopes'] == ['Calendars.Read', 'Mail.Read', 'User.Read']
+
+
+def test_throttled_append_fails_cleanly_when_the_retry_budget_is_spent(graph, sleeper):
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    graph.add_fault('PATCH', '^/oauth2PermissionGrants/', 'status', status=429, code='TooManyRequests')
+
+    def budget_spent(err):
+        err.retries_exhausted = True
+        raise err
+    graph.wait_before_retry = budget_spent
+    with pytest.raises(GraphError) as info:
+        service(graph, sleeper).ensure(params(scopes=['Mail.Read'], scope_mode='append'))
+    assert info.value.status == 429 and info.value.retries_exhausted
+    assert len(graph.calls_of('PATCH')) == 1 and stored_scopes(graph, gid) == ['User.Read']

@@ -712,3 +712,30 @@ def test_a_cached_token_is_not_reused_with_another_secret(idp, pki, tmp_path):
     with pytest.raises(AuthError, match='AADSTS7000215'):
         make_token_provider(wrong, requests.Session()).get_token()
     assert SECRET not in ''.join(os.listdir(str(tmp_path / 'c')))
+
+
+@pytest.mark.parametrize('status', [200, 500])
+@pytest.mark.parametrize('auth_method', ['auto', 'managed_identity'])
+def test_managed_identity_endpoint_answering_html_is_explained(http_server, monkeypatch, guard_hosts, caplog, status,
+                                                               auth_method):
+    page = '<!DOCTYPE html><html><head><title>Welcome to nginx!</title></head><body>It works</body></html>'
+    http_server.handler = lambda rec: (status, page, {'Content-Type': 'text/html'})
+    endpoint = http_server.url + '/msi/token'
+    monkeypatch.setenv('IDENTITY_ENDPOINT', endpoint)
+    monkeypatch.setenv('IDENTITY_HEADER', 'msi-header-value')
+    caplog.set_level(logging.DEBUG)
+    settings = resolve_connection(params(auth_method=auth_method))
+    assert settings.auth_method == 'managed_identity'
+    with pytest.raises(AuthError) as info:
+        make_token_provider(settings, requests.Session()).get_token()
+    text = str(info.value)
+    assert text.startswith('Could not get a token for Microsoft Graph (')
+    assert 'the managed identity endpoint (IDENTITY_ENDPOINT=%s) answered with something that is not a token' % endpoint in text
+    assert 'Traceback' not in text and 'JSONDecodeError' not in text and '\n' not in text
+    assert 'msi-header-value' not in text
+    if auth_method == 'auto':
+        assert 'fell back to managed identity' in text and 'client_secret' in text and 'IDENTITY_HEADER' not in text
+    else:
+        assert 'IDENTITY_ENDPOINT/IDENTITY_HEADER' in text and 'client_secret' not in text
+    assert [r.path for r in http_server.requests] == ['/msi/token']
+    assert http_server.requests[0].headers.get('X-IDENTITY-HEADER') == 'msi-header-value'

@@ -220,6 +220,127 @@ def test_zero_budget_means_no_retry(http_server, clock):
     assert info.value.status == 503 and len(http_server.requests) == 1
 
 
+# ------------------------------------------------------------------------- the run-wide budget, read-modify-writes
+
+def test_retry_budget_bounds_the_whole_run_not_each_operation(http_server, clock):
+    http_server.add(**throttled('3')).add(200, {'value': [{'id': 1}]})
+    http_server.add(**throttled('3')).add(201, {'id': 'never-reached'})
+    client = make_client(http_server, clock, budget=4)
+    assert client.retry_spent == 0.0
+    assert client.get_all('/oauth2PermissionGrants') == [{'id': 1}]
+    assert clock.sleeps == [3.0] and client.retry_spent == 3.0
+    # A second operation alone would fit its 3 s wait into 4 s, but the run has already spent 3 s of it.
+    with pytest.raises(GraphError) as info:
+        client.post('/oauth2PermissionGrants', {'clientId': 'c'})
+    err = info.value
+    assert clock.sleeps == [3.0] and len(http_server.requests) == 3
+    assert err.status == 429 and err.retries_exhausted and not err.ambiguous
+    assert (err.attempts, err.retry_time, err.retry_budget) == (1, 3.0, 4.0)
+    assert str(err).endswith('Gave up after 1 attempt and 3.0 s of retrying (retry budget 4 s).')
+    assert client.retry_spent == 3.0 and client.stats['retries'] == 1 and client.stats['throttled'] == 2
+
+
+def test_retry_spent_accumulates_over_operations(http_server, clock):
+    for dummy in range(3):
+        http_server.add(**throttled('3')).add(200, {'ok': True})
+    http_server.add(**throttled('3'))
+    client = make_client(http_server, clock, budget=10)
+    spent = []
+    for dummy in range(3):
+        assert client.get('/users') == {'ok': True}
+        spent.append(client.retry_spent)
+    assert spent == [3.0, 6.0, 9.0] and clock.sleeps == [3.0, 3.0, 3.0]
+    assert client.stats['retry_time'] == 9.0
+    with pytest.raises(GraphError) as info:
+        client.get('/users')
+    assert 'Gave up after 1 attempt and 9.0 s of retrying (retry budget 10 s).' in str(info.value)
+
+
+@pytest.mark.parametrize('method', ['PATCH', 'DELETE'])
+def test_write_with_retry_throttled_false_raises_the_429_at_once(http_server, clock, method):
+    http_server.add(**throttled('7')).add(204)
+    client = make_client(http_server, clock)
+    with pytest.raises(GraphError) as info:
+        if method == 'PATCH':
+            client.patch('/oauth2PermissionGrants/g1', {'scope': 'User.Read'}, retry_throttled=False)
+        else:
+            client.delete('/oauth2PermissionGrants/g1', retry_throttled=False)
+    err = info.value
+    assert (err.status, err.code, err.method, err.retry_after) == (429, 'TooManyRequests', method, 7.0)
+    assert not err.retries_exhausted and not err.ambiguous and 'Gave up' not in str(err)
+    assert clock.sleeps == [] and len(http_server.requests) == 1 and http_server.requests[0].method == method
+    assert client.retry_spent == 0.0 and client.stats['retries'] == 0 and client.stats['throttled'] == 1
+
+
+def test_request_with_retry_throttled_false_returns_the_429_when_not_raising(http_server, clock):
+    http_server.add(**throttled('2'))
+    resp = make_client(http_server, clock).request('PATCH', '/oauth2PermissionGrants/g1', json={'scope': 'a'},
+                                                   raise_for_status=False, retry_throttled=False)
+    assert resp.status == 429 and resp.error.retry_after == 2.0 and not resp.retries_exhausted
+    assert clock.sleeps == [] and len(http_server.requests) == 1
+
+
+def test_retry_after_is_none_without_the_header(http_server, clock):
+    http_server.add(**throttled())
+    with pytest.raises(GraphError) as info:
+        make_client(http_server, clock).patch('/oauth2PermissionGrants/g1', {'scope': 'a'}, retry_throttled=False)
+    assert info.value.status == 429 and info.value.retry_after is None and clock.sleeps == []
+
+
+def test_wait_before_retry_sleeps_retry_after_then_gives_up_over_budget(http_server, clock):
+    http_server.add(**throttled('7'))
+    client = make_client(http_server, clock, budget=10)
+    with pytest.raises(GraphError) as info:
+        client.patch('/oauth2PermissionGrants/g1', {'scope': 'a'}, retry_throttled=False)
+    err = info.value
+    assert client.wait_before_retry(err) is None
+    assert clock.sleeps == [7.0] and client.retry_spent == 7.0 and client.stats['retries'] == 1
+    assert not err.retries_exhausted
+    with pytest.raises(GraphError) as again:
+        client.wait_before_retry(err)  # 7 s spent + 7 s more > 10 s
+    assert again.value is err
+    assert clock.sleeps == [7.0] and client.retry_spent == 7.0
+    assert err.retries_exhausted and (err.retry_time, err.retry_budget, err.status) == (7.0, 10.0, 429)
+    assert str(err).endswith('Gave up after 1 attempt and 7.0 s of retrying (retry budget 10 s).')
+    assert len(http_server.requests) == 1  # waiting sends nothing
+
+
+@pytest.mark.parametrize('header', [None, '0'])
+def test_wait_before_retry_backs_off_without_a_usable_retry_after(http_server, clock, header):
+    http_server.add(**throttled(header))
+    client = make_client(http_server, clock, budget=10)
+    with pytest.raises(GraphError) as info:
+        client.delete('/oauth2PermissionGrants/g1', retry_throttled=False)
+    client.wait_before_retry(info.value)
+    # rand=0.5: the first backoff is 0.5 + 0.5 * 0.5 s, within [0.5, 1]
+    assert clock.sleeps == [0.75] and client.retry_spent == 0.75
+
+
+def test_wait_before_retry_refuses_a_backoff_longer_than_the_budget(http_server, clock):
+    http_server.add(**throttled())
+    client = make_client(http_server, clock, budget=0.5)
+    with pytest.raises(GraphError) as info:
+        client.patch('/oauth2PermissionGrants/g1', {'scope': 'a'}, retry_throttled=False)
+    err = info.value
+    with pytest.raises(GraphError) as again:
+        client.wait_before_retry(err)
+    assert again.value is err and err.retries_exhausted and err.retry_budget == 0.5 and err.retry_time == 0.0
+    assert clock.sleeps == [] and client.retry_spent == 0.0
+
+
+def test_read_modify_write_loop_waits_then_writes_again(http_server, clock):
+    http_server.add(**throttled('4')).add(204)
+    client = make_client(http_server, clock, budget=10)
+    try:
+        client.patch('/oauth2PermissionGrants/g1', {'scope': 'a'}, retry_throttled=False)
+    except GraphError as err:
+        client.wait_before_retry(err)
+    client.patch('/oauth2PermissionGrants/g1', {'scope': 'a b'}, retry_throttled=False)
+    assert clock.sleeps == [4.0] and client.retry_spent == 4.0
+    assert [r.json for r in http_server.requests] == [{'scope': 'a'}, {'scope': 'a b'}]
+    assert 'retry-attempt' not in http_server.requests[1].headers  # a new request, not a re-send
+
+
 # ------------------------------------------------------------------------------------------- transient 5xx and IO
 
 @pytest.mark.parametrize('status', [503, 504, 502])
@@ -555,6 +676,117 @@ def test_batch_missing_answer_is_an_error(http_server, clock):
 def test_empty_batch_sends_nothing(http_server, clock):
     assert make_client(http_server, clock).batch([]) == []
     assert http_server.requests == []
+
+
+def test_batch_does_not_resend_a_non_retryable_item_answered_429(http_server, clock):
+    batch_echo(http_server, throttle={'/oauth2PermissionGrants/g1': ['5'], '/oauth2PermissionGrants': ['2']})
+    client = make_client(http_server, clock)
+    results = client.batch([
+        {'method': 'PATCH', 'url': '/oauth2PermissionGrants/g1', 'body': {'scope': 'a b'}, 'retry_throttled': False},
+        {'method': 'POST', 'url': '/oauth2PermissionGrants', 'body': {'scope': 'c'}},
+        {'method': 'GET', 'url': '/users/0'},
+    ])
+    sent = [[item['url'] for item in r.json['requests']] for r in http_server.requests]
+    assert sent == [['/oauth2PermissionGrants/g1', '/oauth2PermissionGrants', '/users/0'], ['/oauth2PermissionGrants']]
+    assert all('retry_throttled' not in item for item in http_server.requests[0].json['requests'])
+    assert clock.sleeps == [2.0]  # the Retry-After of the item that is re-sent, not the 5 s of the one that is not
+    assert [r.status for r in results] == [429, 200, 200]
+    err = results[0].error
+    assert err.status == 429 and err.retry_after == 5.0 and not err.retries_exhausted and not err.ambiguous
+    assert err.method == 'PATCH' and err.url == '/v1.0/oauth2PermissionGrants/g1'
+    assert results[1].json == {'url': '/oauth2PermissionGrants', 'method': 'POST'}
+
+
+def test_batch_envelope_429_is_every_items_answer_when_one_must_not_be_resent(http_server, clock):
+    http_server.add(**throttled('4'))
+    http_server.add(200, {'responses': [{'id': '1', 'status': 201, 'body': {'id': 'new'}}]})
+    client = make_client(http_server, clock)
+    results = client.batch([
+        {'method': 'PATCH', 'url': '/oauth2PermissionGrants/g1', 'body': {'scope': 'a b'}, 'retry_throttled': False},
+        {'method': 'POST', 'url': '/oauth2PermissionGrants', 'body': {'scope': 'c'}},
+    ])
+    assert [[item['id'] for item in r.json['requests']] for r in http_server.requests] == [['0', '1'], ['1']]
+    assert clock.sleeps == [4.0]
+    assert [r.status for r in results] == [429, 201]
+    assert results[0].error.retry_after == 4.0 and results[0].error.code == 'TooManyRequests'
+    assert results[0].method == 'PATCH' and not results[0].retries_exhausted
+    assert results[1].json == {'id': 'new'}
+
+
+def test_batch_envelope_429_with_only_non_retryable_items_is_returned_at_once(http_server, clock):
+    http_server.add(**throttled('4'))
+    client = make_client(http_server, clock)
+    results = client.batch([{'method': 'DELETE', 'url': '/oauth2PermissionGrants/g%d' % i, 'retry_throttled': False}
+                            for i in range(3)])
+    assert [r.status for r in results] == [429, 429, 429]
+    assert [r.error.retry_after for r in results] == [4.0, 4.0, 4.0]
+    assert clock.sleeps == [] and len(http_server.requests) == 1 and client.retry_spent == 0.0
+
+
+def test_batch_envelope_429_with_only_retryable_items_resends_the_envelope(http_server, clock):
+    http_server.add(**throttled('4'))
+    http_server.add(200, {'responses': [{'id': '0', 'status': 204}]})
+    client = make_client(http_server, clock)
+    results = client.batch([{'method': 'DELETE', 'url': '/oauth2PermissionGrants/g0'}])
+    assert [r.status for r in results] == [204] and clock.sleeps == [4.0] and len(http_server.requests) == 2
+
+
+@pytest.mark.parametrize('failure', ['504', 'drop'])
+def test_batch_of_writes_with_a_lost_envelope_sends_the_rest_and_reports_partial_results(http_server, clock, failure):
+    if failure == 'drop':
+        http_server.add(action='drop')
+    else:
+        http_server.add(504, graph_error(504, 'GatewayTimeout', 'gateway timeout'))
+    http_server.add(200, {'responses': [{'id': str(i), 'status': 204} for i in range(24, 19, -1)]})
+    client = make_client(http_server, clock)
+    with pytest.raises(GraphError) as info:
+        client.batch([{'method': 'DELETE', 'url': '/oauth2PermissionGrants/g%d' % i} for i in range(25)])
+    err = info.value
+    assert err.ambiguous and 'outcome of this write is unknown' in str(err)
+    assert err.status == (504 if failure == '504' else None)
+    assert [[item['id'] for item in r.json['requests']] for r in http_server.requests] == [
+        [str(i) for i in range(20)], [str(i) for i in range(20, 25)]]
+    results = err.partial_results
+    assert len(results) == 25 and results[:20] == [None] * 20
+    assert all(isinstance(r, GraphResponse) and r.status == 204 for r in results[20:])
+    assert [r.url for r in results[20:]] == [http_server.url + '/v1.0/oauth2PermissionGrants/g%d' % i for i in range(20, 25)]
+    assert clock.sleeps == []
+
+
+def test_batch_item_resent_in_a_lost_envelope_is_unknown_not_its_old_429(http_server, clock):
+    http_server.add(200, {'responses': [{'id': '0', 'status': 201, 'body': {'id': 'a'}},
+                                        {'id': '1', 'status': 429, 'headers': {'Retry-After': '1'},
+                                         'body': graph_error(429, 'TooManyRequests', 'Please retry again later.')}]})
+    http_server.add(504, graph_error(504, 'GatewayTimeout', 'gateway timeout'))
+    client = make_client(http_server, clock)
+    with pytest.raises(GraphError) as info:
+        client.batch([{'method': 'POST', 'url': '/oauth2PermissionGrants', 'body': {'scope': s}} for s in 'ab'])
+    assert info.value.ambiguous and clock.sleeps == [1.0] and len(http_server.requests) == 2
+    results = info.value.partial_results
+    assert results[0].status == 201
+    assert results[1] is None  # the re-sent POST may have been applied; a 429 would say it certainly was not
+
+
+def test_batch_lost_chunk_stays_ambiguous_when_a_later_chunk_fails_plainly(http_server, clock):
+    http_server.add(504, graph_error(504, 'GatewayTimeout', 'gateway timeout'))
+    http_server.add(403, graph_error(403, 'Authorization_RequestDenied', 'Insufficient privileges.'))
+    client = make_client(http_server, clock)
+    with pytest.raises(GraphError) as info:
+        client.batch([{'method': 'DELETE', 'url': '/oauth2PermissionGrants/g%d' % i} for i in range(25)])
+    assert len(http_server.requests) == 2
+    assert info.value.ambiguous
+    assert info.value.partial_results == [None] * 25  # refused or not known: the caller reads every one back
+
+
+def test_read_only_batch_with_a_failed_envelope_is_not_ambiguous(http_server, clock):
+    http_server.add(500, graph_error(500, 'Service_InternalServerError', 'boom'))
+    client = make_client(http_server, clock)
+    with pytest.raises(GraphError) as info:
+        client.batch([{'method': 'GET', 'url': '/users/%d' % i} for i in range(25)])
+    err = info.value
+    assert err.status == 500 and not err.ambiguous and err.partial_results is None
+    assert 'outcome of this write is unknown' not in str(err)
+    assert len(http_server.requests) == 1 and clock.sleeps == []  # a read-only failure stops the batch at once
 
 
 # ------------------------------------------------------------------------------------------------- error mapping
