@@ -75,6 +75,11 @@ options:
       - V(exact) makes the grant hold exactly O(scopes).
       - V(append) adds the missing O(scopes) and keeps the others.
       - V(remove) removes O(scopes) and keeps the others.
+      - Graph has no version check (ETag) on grants, so V(append) and V(remove) are a read, a change and a write. To
+        keep a scope that another run writes at the same moment, the module reads the grant again shortly after its
+        write and re-applies its change if it was overwritten (at most three times), and a write answered HTTP 429 is
+        planned again from a fresh read instead of being re-sent. The window that remains (reads that lag writes) is
+        described in the collection's docs/reliability.md.
     type: str
     choices: [exact, append, remove]
     default: exact

@@ -17,6 +17,9 @@ description:
     M(msgraph.grants.oauth2_grant), in one module run with batched reads and writes (20 requests per
     Graph C($batch)). This is what the role C(msgraph.grants.delegated_permissions) uses; prefer it over a loop of
     M(msgraph.grants.oauth2_grant) for more than a few grants.
+  - V(append) and V(remove) items get the same protection against concurrent writers as
+    M(msgraph.grants.oauth2_grant) (a re-read shortly after the write, throttled writes planned again), done once
+    for the whole list.
   - Every item is resolved and checked before anything is written; one bad item fails the run with no write.
   - With O(exclusive=true), grants of the listed clients that the list does not declare are deleted
     (admin-consent grants only, unless O(exclusive_include_user_consents=true)).
