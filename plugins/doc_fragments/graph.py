@@ -132,7 +132,7 @@ options:
         transiently failing (HTTP 502, 503, 504, connection errors for reads) requests. C(Retry-After) is honoured;
         otherwise the wait grows exponentially with jitter. When the next wait would exceed the budget the task fails
         and says how long it tried.
-      - A scope change computed from the current grant (C(scope_mode: append) or C(remove)) that is
+      - A scope change computed from the current grant (C(scope_mode=append) or C(scope_mode=remove)) that is
         throttled is not re-sent as it was. After the wait the grant is read again and the change planned anew, so
         a scope another writer added meanwhile is kept.
       - If not set, the environment variable E(MSGRAPH_RETRY_BUDGET) is used.
