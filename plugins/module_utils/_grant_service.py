@@ -229,6 +229,7 @@ class GrantService(object):
         """POST the grant; ``prior_error`` is the failure of an attempt made elsewhere (a ``$batch`` item)."""
         body = self._create_body(key, plan.scopes_after)
         delays = self.reconcile.delays()
+        waited = 0.0
         ambiguous_retried = False
         # Set once an attempt may have been applied although it failed (unknown outcome, or a 404 answered to a create
         # that Graph applied anyway, graph-semantics §6): a later duplicate error is then most likely our own grant.
@@ -255,11 +256,12 @@ class GrantService(object):
                 if is_not_replicated_error(err):
                     maybe_applied = maybe_applied or err.status == 404
                     delay = next(delays, None)
-                    if delay is None:
+                    if delay is None or not self._pause(delay):
                         raise _with_hint(
-                            err, 'Graph still reports a referenced object as missing after {0:.0f} s; if the service '
-                            'principals or user were just created, retry later.'.format(self.reconcile.replication_wait))
-                    self.sleep(delay)
+                            err, 'Graph still reports a referenced object as missing after {0:.0f} s of waiting for '
+                            'replication (bounded by {1:.0f} s and the retry_budget); if the service principals or '
+                            'user were just created, retry later.'.format(waited, self.reconcile.replication_wait))
+                    waited += delay
                     continue
                 raise
             return self._result(ACTION_CREATED, None, grant_view(created) if created else grant_after_write(None, key, plan), plan, params)
@@ -269,8 +271,9 @@ class GrantService(object):
         found = self._wait_for_grant(key)
         if found is None:
             raise _with_hint(
-                duplicate_error, 'Graph says a grant for {0} already exists, but it did not become readable within '
-                '{1:.0f} s. Run again later.'.format(key.describe(), self.reconcile.replication_wait))
+                duplicate_error, 'Graph says a grant for {0} already exists, but it did not become readable in the '
+                'time allowed (at most {1:.0f} s, within the retry_budget). Run again later.'.format(
+                    key.describe(), self.reconcile.replication_wait))
         return self._converge_existing(key, found, requested, scope_mode, params, created_by_us=created_by_us)
 
     def _wait_for_grant(self, key, attempts=None):
@@ -282,9 +285,16 @@ class GrantService(object):
             if found is not None or (attempts is not None and tries >= attempts):
                 return found
             delay = next(delays, None)
-            if delay is None:
+            if delay is None or not self._pause(delay):
                 return None
-            self.sleep(delay)
+
+    def _pause(self, delay):
+        """Wait for replication to catch up. The wait counts against the run's retry budget (so that retry_budget
+        bounds all the waiting of a run); False, without waiting, when the budget does not allow it."""
+        if not self.client.reserve_wait(delay):
+            return False
+        self.sleep(delay)
+        return True
 
     def _converge_existing(self, key, found_raw, requested, scope_mode, params, created_by_us=False, attempts_left=2):
         found = grant_view(found_raw)

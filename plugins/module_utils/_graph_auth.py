@@ -1118,9 +1118,9 @@ class ManagedIdentityTokenProvider(_MsalProvider):
             return None
         # MSAL parses the endpoint's answer as JSON: anything else (an HTML page of a proxy, a web server or another
         # cloud's metadata service) means this is not a managed identity endpoint.
+        parser_error = redact(str(exc) or type(exc).__name__)
         text = ('the managed identity endpoint (%s) answered with something that is not a token (%s): it is not a '
-                'managed identity endpoint, or a proxy answered in its place.' % (self._endpoint_source(),
-                                                                                 redact(str(exc) or type(exc).__name__)))
+                'managed identity endpoint, or a proxy answered in its place.' % (self._endpoint_source(), parser_error))
         return AuthError(text, context=self.settings.describe(), hint=self._endpoint_hint())
 
 

@@ -484,6 +484,14 @@ class GraphClient(object):
     def delete(self, path, headers=None, retry_throttled=True):
         self.request('DELETE', path, headers=headers, retry_throttled=retry_throttled)
 
+    def reserve_wait(self, delay):
+        """Charge a wait the caller makes itself (for replication to catch up) to the run's retry budget. False when
+        the budget does not allow it (then the caller must not wait)."""
+        if self.retry_spent + delay > self.retry_budget:
+            return False
+        self.retry_spent += delay
+        return True
+
     def wait_before_retry(self, err):
         """Wait before the caller re-plans a write that was answered 429 (sent with ``retry_throttled=False``):
         Retry-After if Graph gave one, else a jittered backoff, charged to the run's retry budget. Raises ``err``

@@ -20,8 +20,6 @@ import threading
 import time
 from contextlib import ExitStack
 
-import pytest
-
 from graph_emulator.testing import Control, running_emulator
 from harness import base_env, connection, duplicate_keys, find_secrets, grant_key, run_module, scope_set
 from scenarios import Catalog, judge, make_scenario, seed_payload

@@ -14,8 +14,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
-import pytest
-
 from graph_emulator.testing import running_emulator
 from harness import base_env, connection, run_module
 

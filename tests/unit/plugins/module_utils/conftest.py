@@ -273,6 +273,7 @@ class FakeGraph(object):
         self.retry_flags = []      # (method, retry_throttled) of every direct PATCH/DELETE
         self.lose_batch_answers = 0  # this many $batch requests holding writes are applied, then their answer is lost
         self.throttle_waits = []   # Retry-After of every 429 the code under test waited for before re-planning
+        self.wait_budget = None    # seconds of replication waits the run's retry budget still allows (None: no limit)
         self._pages = {}
         self._tokens = itertools.count(1)
         self._request_ids = itertools.count(1)
@@ -397,6 +398,15 @@ class FakeGraph(object):
     def delete(self, path, headers=None, retry_throttled=True):
         self.retry_flags.append(('DELETE', retry_throttled))
         self.request('DELETE', path, headers=headers)
+
+    def reserve_wait(self, delay):
+        """GraphClient charges the caller's replication waits to the run's retry budget; ``wait_budget`` (None:
+        unbounded) stands for what is left of it."""
+        if self.wait_budget is not None:
+            if delay > self.wait_budget:
+                return False
+            self.wait_budget -= delay
+        return True
 
     def wait_before_retry(self, err):
         """GraphClient waits Retry-After here (within the run's budget); the fake only records the request to wait."""

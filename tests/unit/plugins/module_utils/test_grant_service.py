@@ -416,7 +416,7 @@ def test_adoption_gives_up_with_a_clear_error(graph, sleeper):
         service(graph, sleeper).ensure(params(scopes=['User.Read']))
     msg = str(info.value)
     assert 'Permission entry already exists' in msg
-    assert 'did not become readable within 60 s' in msg
+    assert 'did not become readable in the time allowed (at most 60 s, within the retry_budget)' in msg
     assert [c.method for c in graph.writes] == ['POST']
     assert_bounded(sleeper)
     assert len(graph.calls_of('GET', r'^/oauth2PermissionGrants$')) == len(sleeper.delays) + 2
@@ -438,10 +438,30 @@ def test_not_replicated_retries_are_bounded(graph, sleeper):
         service(graph, sleeper).ensure(params(scopes=['User.Read']))
     msg = str(info.value)
     assert 'does not exist or one of its queried reference-property objects are not present' in msg
-    assert 'still reports a referenced object as missing after 60 s' in msg
+    assert 'still reports a referenced object as missing after %.0f s of waiting for replication' % sleeper.total in msg
     assert_bounded(sleeper)
     assert len(graph.calls_of('POST')) == len(sleeper.delays) + 1 <= 8
     assert graph.grants_for(client_id=CLIENT_ID, resource_id=RESOURCE_ID, consent_type='AllPrincipals') == []
+
+
+def test_replication_waits_count_against_the_retry_budget(graph, sleeper):
+    graph.add_fault('POST', r'^/oauth2PermissionGrants$', 'not_replicated', times=10 ** 6)
+    graph.wait_budget = 3.5  # what the run's retry_budget still allows
+    with pytest.raises(GraphError) as info:
+        service(graph, sleeper).ensure(params(scopes=['User.Read']))
+    # 1 + 2 s fit, the next 4 s would not: no wait beyond the budget, and the message says how long it waited.
+    assert sleeper.delays == [1.0, 2.0] and len(graph.calls_of('POST')) == 3
+    assert 'missing after 3 s of waiting for replication (bounded by 60 s and the retry_budget)' in str(info.value)
+
+
+def test_adoption_waits_count_against_the_retry_budget(graph, sleeper):
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    graph.hide(gid, 10 ** 6)
+    graph.wait_budget = 0.5
+    with pytest.raises(GraphError) as info:
+        service(graph, sleeper).ensure(params(scopes=['User.Read']))
+    assert sleeper.delays == [] and 'did not become readable in the time allowed' in str(info.value)
+    assert [c.method for c in graph.writes] == ['POST']
 
 
 def test_custom_reconcile_settings_bound_the_wait(graph, sleeper):

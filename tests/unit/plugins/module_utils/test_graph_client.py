@@ -256,6 +256,17 @@ def test_retry_spent_accumulates_over_operations(http_server, clock):
     assert 'Gave up after 1 attempt and 9.0 s of retrying (retry budget 10 s).' in str(info.value)
 
 
+def test_replication_waits_reserved_by_the_caller_share_the_budget(http_server, clock):
+    http_server.add(**throttled('5'))
+    client = make_client(http_server, clock, budget=10)
+    assert client.reserve_wait(6.0) is True and client.retry_spent == 6.0
+    assert client.reserve_wait(5.0) is False and client.retry_spent == 6.0  # refused waits are not charged
+    with pytest.raises(GraphError) as info:
+        client.get('/users')  # 6 s reserved + Retry-After 5 > 10
+    assert clock.sleeps == [] and len(http_server.requests) == 1
+    assert 'Gave up after 1 attempt and 6.0 s of retrying (retry budget 10 s).' in str(info.value)
+
+
 @pytest.mark.parametrize('method', ['PATCH', 'DELETE'])
 def test_write_with_retry_throttled_false_raises_the_429_at_once(http_server, clock, method):
     http_server.add(**throttled('7')).add(204)
