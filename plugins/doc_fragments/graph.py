@@ -129,9 +129,10 @@ options:
   retry_budget:
     description:
       - Total number of seconds the whole task (every request it sends) may spend retrying throttled (HTTP 429) or
-        transiently failing (HTTP 502, 503, 504, connection errors for reads) requests. C(Retry-After) is honoured;
-        otherwise the wait grows exponentially with jitter. When the next wait would exceed the budget the task fails
-        and says how long it tried.
+        transiently failing (HTTP 502, 503, 504, connection errors for reads) requests, and waiting for Graph's
+        replication to catch up (a service principal, user or grant that is not visible yet; at most 60 seconds of
+        that). C(Retry-After) is honoured; otherwise the wait grows exponentially with jitter. When the next wait
+        would exceed the budget the task fails and says how long it tried.
       - A scope change computed from the current grant (C(scope_mode=append) or C(scope_mode=remove)) that is
         throttled is not re-sent as it was. After the wait the grant is read again and the change planned anew, so
         a scope another writer added meanwhile is kept.
