@@ -418,6 +418,9 @@ class GraphClient(object):
         self.user_agent = user_agent
         self.stats = dict(requests=0, retries=0, batches=0, throttled=0, token_refreshes=0, retry_time=0.0)
         self.retry_spent = 0.0  # seconds of retrying charged to retry_budget so far (the whole run)
+        # Clock time before which no Graph request is sent: Graph throttles per application and tenant, so after a 429
+        # every request waits (not only the retry of the throttled one).
+        self._hold_until = None
         if verify is False:
             _silence_insecure_warnings()
 
@@ -498,7 +501,10 @@ class GraphClient(object):
         (marked as exhausted) when the budget does not allow the wait."""
         state = self._retry_state()
         state.failed()
-        delay = err.retry_after if err.retry_after else self._backoff(0)
+        if self._hold_until is not None:
+            delay = max(0.0, self._hold_until - self._clock())  # what is left of the wait Graph asked for
+        else:
+            delay = err.retry_after if err.retry_after else self._backoff(0)
         try:
             if not state.can_wait(delay):
                 err.retries_exhausted = True
@@ -581,6 +587,7 @@ class GraphClient(object):
                         by_id[str(entry.get('id')).lower()] = entry
             retry = []
             waits = []
+            throttled = False
             for i in pending:
                 entry = by_id.get(items[i]['id'].lower())
                 if entry is None:
@@ -591,18 +598,27 @@ class GraphClient(object):
                 results[i] = resp
                 if resp.status == 429:
                     self.stats['throttled'] += 1
+                    throttled = True
+                    # Graph throttles per application: the longest Retry-After of the batch holds every request, those
+                    # returned to the caller (who plans them again) included.
+                    waits.append(parse_retry_after(resp.headers.get('Retry-After')))
                 # 429 was never applied; a read answered 502/503/504 is safe to repeat. A write item answered 5xx is
                 # returned as is: its outcome is unknown and the caller reconciles it by reading.
                 if (resp.status == 429 and items[i]['retry_throttled']) or (
                         resp.status in BATCH_READ_RETRY_STATUSES and items[i]['method'] in READ_METHODS):
                     retry.append(i)
-                    waits.append(parse_retry_after(resp.headers.get('Retry-After')))
-            if not retry:
+                    if resp.status != 429:
+                        waits.append(parse_retry_after(resp.headers.get('Retry-After')))
+            if not retry and not throttled:
                 return
-            state.failed()
             known = [w for w in waits if w]
             delay = max(known) if known else self._backoff(backoff_round)
             backoff_round += 1
+            if throttled:
+                self._hold(delay)
+            if not retry:
+                return  # the throttled items go back to the caller; the hold delays whatever it sends next
+            state.failed()
             if not state.can_wait(delay):
                 for i in retry:
                     results[i].retry_time = state.total()
@@ -679,6 +695,28 @@ class GraphClient(object):
         delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** n))
         return delay / 2.0 + self._random() * delay / 2.0  # "equal jitter": within [delay/2, delay]
 
+    def _hold(self, delay):
+        until = self._clock() + delay
+        if self._hold_until is None or until > self._hold_until:
+            self._hold_until = until
+
+    def _respect_hold(self, state, method, url, attempt):
+        """Wait until Graph's last Retry-After has passed, charged to the retry budget; raise when it does not fit."""
+        if self._hold_until is None:
+            return
+        delay = self._hold_until - self._clock()
+        if delay <= 0:
+            self._hold_until = None
+            return
+        state.failed()
+        if not state.can_wait(delay):
+            raise GraphError('Microsoft Graph is throttling this application; the next request may be sent in %.1f s'
+                             % delay, status=429, code='TooManyRequests', method=method, url=url,
+                             retry_time=state.total(), attempts=attempt, retries_exhausted=True,
+                             retry_budget=self.retry_budget)
+        self._note('%s %s: waiting %.1f s, Graph asked to pause after HTTP 429' % (method, _path_only(url), delay))
+        self._wait(state, delay)
+
     def _retry_state(self):
         return _RetryState(self._clock, self.retry_budget, self)
 
@@ -704,6 +742,7 @@ class GraphClient(object):
         while True:
             attempt += 1
             state.attempts += 1
+            self._respect_hold(state, method, url, attempt)
             token = self._token()
             headers = self._headers(token, extra_headers, body is not None)
             if attempt > 1:
@@ -740,16 +779,18 @@ class GraphClient(object):
                 self._note('%s %s: HTTP 401, acquiring a new token and retrying once' % (method, _path_only(url)))
                 self._token(force_refresh=True)
                 continue
-            if status == 429:
-                self.stats['throttled'] += 1
-            if status in retry_statuses and (status != 429 or retry_throttled):
-                state.failed()
+            if status in retry_statuses or status == 429:
                 retry_after = parse_retry_after(resp.headers.get('Retry-After'))
                 if retry_after:  # absent or 0: back off ourselves rather than hammer the service
                     delay = retry_after
                 else:
                     delay = self._backoff(backoff_round)
                     backoff_round += 1
+                if status == 429:
+                    self.stats['throttled'] += 1
+                    self._hold(delay)
+            if status in retry_statuses and (status != 429 or retry_throttled):
+                state.failed()
                 if not state.can_wait(delay):
                     resp.retry_time = state.total()
                     resp.attempts = attempt

@@ -299,7 +299,7 @@ def test_retry_after_is_none_without_the_header(http_server, clock):
 
 
 def test_wait_before_retry_sleeps_retry_after_then_gives_up_over_budget(http_server, clock):
-    http_server.add(**throttled('7'))
+    http_server.add(**throttled('7')).add(**throttled('7'))
     client = make_client(http_server, clock, budget=10)
     with pytest.raises(GraphError) as info:
         client.patch('/oauth2PermissionGrants/g1', {'scope': 'a'}, retry_throttled=False)
@@ -307,13 +307,42 @@ def test_wait_before_retry_sleeps_retry_after_then_gives_up_over_budget(http_ser
     assert client.wait_before_retry(err) is None
     assert clock.sleeps == [7.0] and client.retry_spent == 7.0 and client.stats['retries'] == 1
     assert not err.retries_exhausted
-    with pytest.raises(GraphError) as again:
-        client.wait_before_retry(err)  # 7 s spent + 7 s more > 10 s
-    assert again.value is err
+    client.wait_before_retry(err)  # the same 429 again: its Retry-After has passed, nothing more to wait
     assert clock.sleeps == [7.0] and client.retry_spent == 7.0
-    assert err.retries_exhausted and (err.retry_time, err.retry_budget, err.status) == (7.0, 10.0, 429)
-    assert str(err).endswith('Gave up after 1 attempt and 7.0 s of retrying (retry budget 10 s).')
-    assert len(http_server.requests) == 1  # waiting sends nothing
+    with pytest.raises(GraphError) as info:
+        client.patch('/oauth2PermissionGrants/g1', {'scope': 'a'}, retry_throttled=False)
+    second = info.value
+    with pytest.raises(GraphError) as again:
+        client.wait_before_retry(second)  # 7 s spent + 7 s more > 10 s
+    assert again.value is second
+    assert clock.sleeps == [7.0] and client.retry_spent == 7.0
+    assert second.retries_exhausted and (second.retry_time, second.retry_budget, second.status) == (7.0, 10.0, 429)
+    assert str(second).endswith('Gave up after 1 attempt and 7.0 s of retrying (retry budget 10 s).')
+    assert len(http_server.requests) == 2  # waiting sends nothing
+
+
+def test_no_request_is_sent_before_the_retry_after_of_a_429_returned_to_the_caller(http_server, clock):
+    """Graph throttles per application: after a 429 handed back to the caller (retry_throttled=False), the client's
+    next request of any kind waits out the Retry-After, whoever sends it."""
+    http_server.add(**throttled('4')).add(200, {'value': []})
+    client = make_client(http_server, clock, budget=10)
+    with pytest.raises(GraphError):
+        client.patch('/oauth2PermissionGrants/g1', {'scope': 'a'}, retry_throttled=False)
+    assert clock.sleeps == []
+    assert client.get_all('/oauth2PermissionGrants') == []
+    assert clock.sleeps == [4.0] and client.retry_spent == 4.0
+
+
+def test_a_held_request_that_would_overrun_the_budget_is_not_sent(http_server, clock):
+    http_server.add(**throttled('30'))
+    client = make_client(http_server, clock, budget=10)
+    with pytest.raises(GraphError):
+        client.delete('/oauth2PermissionGrants/g1', retry_throttled=False)
+    with pytest.raises(GraphError) as info:
+        client.get('/users')
+    err = info.value
+    assert err.status == 429 and err.retries_exhausted and 'next request may be sent in 30.0 s' in str(err)
+    assert clock.sleeps == [] and len(http_server.requests) == 1
 
 
 @pytest.mark.parametrize('header', [None, '0'])
@@ -700,7 +729,9 @@ def test_batch_does_not_resend_a_non_retryable_item_answered_429(http_server, cl
     sent = [[item['url'] for item in r.json['requests']] for r in http_server.requests]
     assert sent == [['/oauth2PermissionGrants/g1', '/oauth2PermissionGrants', '/users/0'], ['/oauth2PermissionGrants']]
     assert all('retry_throttled' not in item for item in http_server.requests[0].json['requests'])
-    assert clock.sleeps == [2.0]  # the Retry-After of the item that is re-sent, not the 5 s of the one that is not
+    # Graph throttles per application: the longest Retry-After of the batch (5 s, of the item that is not re-sent)
+    # holds the re-sent one too.
+    assert clock.sleeps == [5.0]
     assert [r.status for r in results] == [429, 200, 200]
     err = results[0].error
     assert err.status == 429 and err.retry_after == 5.0 and not err.retries_exhausted and not err.ambiguous
