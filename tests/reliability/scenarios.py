@@ -316,8 +316,8 @@ def spacing_violations(entries, knobs):
         if wait is None:
             continue
         anchor = by_seq.get(entry["batch"]) if entry["kind"] == "batch_item" else entry
-        if anchor is None:
-            continue
+        if anchor is None or anchor.get("status") is None:
+            continue  # the answer never reached the client (dropped connection): there was no Retry-After to honour
         later = [e for e in http if e["seq"] > anchor["seq"]]
         if not later:
             continue
