@@ -50,9 +50,11 @@ def _item_label(item):
 
 
 def _read_modify_write(entry):
-    """True when the write's body was computed from what we read (append/remove), so it must not be re-sent blindly."""
+    """True when the write was computed from the grant we read (an append/remove PATCH, or the DELETE of a remove that
+    takes the last scope), so it must not be re-sent blindly after a 429. A create does not depend on a read."""
     item = entry['item']
-    return item.get('state', 'present') == 'present' and item.get('scope_mode', 'exact') != 'exact'
+    return (entry['plan'].action in (ACTION_UPDATED, ACTION_DELETED) and item.get('state', 'present') == 'present'
+            and item.get('scope_mode', 'exact') != 'exact')
 
 
 class BulkGrantService(object):
@@ -256,8 +258,7 @@ class BulkGrantService(object):
                 item = entry['item']
                 outcome = self.single._update(entry['key'], seen, again, item.get('scopes') or [],
                                               item.get('scope_mode', 'exact'), {}, prior_error=error)
-                if outcome.get('grant') is not None:
-                    entry['after'] = outcome['grant']
+                entry['after'] = outcome.get('grant')  # None: remove mode ended with no scope left, the grant is gone
 
     def _converge_one(self, entry, error):
         """Finish one grant whose batched write failed, with the single-grant logic, starting from that failure."""
@@ -278,7 +279,7 @@ class BulkGrantService(object):
             result = dict(entry['outcome'])
         else:
             plan = entry['plan']
-            after = entry.get('after') or grant_after_write(entry['current'], entry['key'], plan)
+            after = entry['after'] if 'after' in entry else grant_after_write(entry['current'], entry['key'], plan)
             result = {
                 'changed': plan.action != ACTION_UNCHANGED,
                 'action': plan.action,

@@ -64,6 +64,20 @@ def _with_hint(err, hint):
     return err
 
 
+class _Attempts(object):
+    """Sends a write; when its first attempt was made elsewhere (a ``$batch`` item), that attempt's failure is raised
+    in its place, so the caller's recovery logic sees it exactly as if it had sent the request itself."""
+
+    def __init__(self, prior_error=None):
+        self.prior_error = prior_error
+
+    def send(self, request, *args, **kwargs):
+        if self.prior_error is not None:
+            failed, self.prior_error = self.prior_error, None
+            raise failed
+        return request(*args, **kwargs)
+
+
 class ReconcileSettings(object):
     """Bounds of the waits around eventual consistency (seconds)."""
 
@@ -227,6 +241,9 @@ class GrantService(object):
 
     def _create(self, key, plan, requested, scope_mode, params, prior_error=None):
         """POST the grant; ``prior_error`` is the failure of an attempt made elsewhere (a ``$batch`` item)."""
+        if plan.action != ACTION_CREATED:
+            # Nothing to grant (remove mode, and the grant vanished meanwhile): an empty grant is never created.
+            return self._result(ACTION_UNCHANGED, None, None, plan, params)
         body = self._create_body(key, plan.scopes_after)
         delays = self.reconcile.delays()
         waited = 0.0
@@ -234,16 +251,17 @@ class GrantService(object):
         # Set once an attempt may have been applied although it failed (unknown outcome, or a 404 answered to a create
         # that Graph applied anyway, graph-semantics §6): a later duplicate error is then most likely our own grant.
         maybe_applied = False
-        pending = prior_error
+        attempts = _Attempts(prior_error)
         while True:
             try:
-                if pending is not None:
-                    failed, pending = pending, None
-                    raise failed
-                created = self.client.post(GRANTS_PATH, body)
+                created = attempts.send(self.client.post, GRANTS_PATH, body)
             except GraphError as err:
                 if is_duplicate_grant_error(err):
                     return self._adopt(key, requested, scope_mode, params, err, created_by_us=maybe_applied)
+                if err.status == 429 and not err.retries_exhausted:
+                    # Only from a $batch item: the body does not depend on a read, so it is sent again after the wait.
+                    self.client.wait_before_retry(err)
+                    continue
                 if err.ambiguous:
                     maybe_applied = True
                     found = self._wait_for_grant(key, attempts=3)
@@ -307,20 +325,19 @@ class GrantService(object):
             return self._result(ACTION_UNCHANGED, found, found, plan, params)
         if plan.action == ACTION_UPDATED:
             return self._update(key, found, plan, requested, scope_mode, params, attempts_left=attempts_left)
-        return self._delete(key, found, plan, params, replan=(requested, scope_mode))
+        return self._delete(key, found, plan, params, replan=(requested, scope_mode), attempts_left=attempts_left)
 
     def _update(self, key, current, plan, requested, scope_mode, params, attempts_left=2, prior_error=None):
         # exact sends the whole wanted set, which does not depend on what we read: the client may re-send it after a
         # 429. append/remove computed it from what we read: after a 429, read again and plan again (another writer may
         # have changed the grant while we waited), never re-send the old body.
         read_modify_write = scope_mode != 'exact'
+        attempts = _Attempts(prior_error)
         while True:
             path = '{0}/{1}'.format(GRANTS_PATH, current['id'])
             try:
-                if prior_error is not None:
-                    failed, prior_error = prior_error, None
-                    raise failed
-                self.client.patch(path, {'scope': scope_string(plan.scopes_after)}, retry_throttled=not read_modify_write)
+                attempts.send(self.client.patch, path, {'scope': scope_string(plan.scopes_after)},
+                              retry_throttled=not read_modify_write)
             except GraphError as err:
                 if err.status == 429 and not err.retries_exhausted:
                     found = self._read_after_throttle(key, err)
@@ -337,7 +354,10 @@ class GrantService(object):
                     if found is None:
                         return self._create(key, plan_change(None, requested, scope_mode, 'present'), requested, scope_mode, params)
                     if set(grant_view(found)['scopes']) == set(plan.scopes_after):
-                        return self._result(ACTION_UPDATED, current, grant_view(found), plan, params)
+                        after = grant_view(found)
+                        if read_modify_write and self.reconcile.merge_rounds > 0:
+                            after = self._guard_merge(key, plan, requested, scope_mode, after)
+                        return self._result(ACTION_UPDATED, current, after, plan, params)
                     if attempts_left > 0:
                         return self._converge_existing(key, found, requested, scope_mode, params, attempts_left=attempts_left - 1)
                 raise
@@ -383,31 +403,34 @@ class GrantService(object):
             after = grant_after_write(seen, key, again)
         return after
 
-    def _delete(self, key, current, plan, params, prior_error=None, replan=None):
+    def _delete(self, key, current, plan, params, prior_error=None, replan=None, attempts_left=2):
         """DELETE the grant. ``replan`` = (requested, scope_mode) when the delete comes from a ``present`` plan (remove
-        mode took the last scope): it was computed from what we read, so a 429 leads to a new read and plan."""
+        mode took the last scope): it was computed from what we read, so after a 429 or an unknown outcome the grant
+        is read again and planned anew instead of deleted blindly (another writer may have added a scope)."""
         path = '{0}/{1}'.format(GRANTS_PATH, current['id'])
-        try:
-            if prior_error is not None:
-                raise prior_error
-            self.client.delete(path, retry_throttled=replan is None)
-        except GraphError as err:
-            if err.status == 429 and replan is not None and not err.retries_exhausted:
-                found = self._read_after_throttle(key, err)
+        attempts = _Attempts(prior_error)
+        while True:
+            try:
+                attempts.send(self.client.delete, path, retry_throttled=replan is None)
+            except GraphError as err:
+                if err.status == 404:
+                    break  # already gone: absence was the goal
+                throttled = err.status == 429 and not err.retries_exhausted
+                if not (throttled or err.ambiguous) or attempts_left <= 0:
+                    raise
+                if throttled:
+                    self.client.wait_before_retry(err)
+                else:
+                    attempts_left -= 1
+                found = self.read_grant_by_key(key)
                 if found is None:
-                    return self._result(ACTION_DELETED, current, None, plan, params)
-                return self._converge_existing(key, found, replan[0], replan[1], params)
-            if err.status == 404:
-                pass  # already gone: absence was the goal
-            elif err.ambiguous:
-                if self.read_grant_by_key(key) is not None:
-                    try:
-                        self.client.delete(path)
-                    except GraphError as again:
-                        if again.status != 404:  # a stale read showed a grant our first DELETE had removed
-                            raise
-            else:
-                raise
+                    break  # deleted (by us or by someone else)
+                if replan is not None:
+                    return self._converge_existing(key, found, replan[0], replan[1], params, attempts_left=attempts_left)
+                # state absent: delete what is there now (a read that lags may still show a grant we deleted: 404)
+                path = '{0}/{1}'.format(GRANTS_PATH, found['id'])
+                continue
+            break
         return self._result(ACTION_DELETED, current, None, plan, params)
 
     # ------------------------------------------------------------------------------------------------- result

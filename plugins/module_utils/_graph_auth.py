@@ -1106,15 +1106,25 @@ class ManagedIdentityTokenProvider(_MsalProvider):
 
     @staticmethod
     def _endpoint_source():
-        """Which managed identity endpoint MSAL used, named by the environment variable that chose it."""
-        for name in ('IDENTITY_ENDPOINT', 'MSI_ENDPOINT'):
-            if os.environ.get(name):
-                return '%s=%s' % (name, os.environ[name])
-        return ('the Azure instance metadata service at 169.254.169.254 (no IDENTITY_ENDPOINT or MSI_ENDPOINT is '
-                'set)')
+        """Which managed identity endpoint MSAL used, named by the environment variables that chose it (the order of
+        msal.managed_identity._obtain_token)."""
+        env = os.environ
+        if env.get('IDENTITY_ENDPOINT') and env.get('IDENTITY_HEADER'):
+            return 'IDENTITY_ENDPOINT=%s' % env['IDENTITY_ENDPOINT']
+        if env.get('MSI_ENDPOINT') and env.get('MSI_SECRET'):
+            return 'MSI_ENDPOINT=%s' % env['MSI_ENDPOINT']
+        if env.get('IDENTITY_ENDPOINT') and env.get('IMDS_ENDPOINT'):
+            return 'Azure Arc, IDENTITY_ENDPOINT=%s' % env['IDENTITY_ENDPOINT']
+        ignored = [name for name in ('IDENTITY_ENDPOINT', 'MSI_ENDPOINT') if env.get(name)]
+        text = 'the Azure instance metadata service at 169.254.169.254'
+        if ignored:
+            text += (' (%s is set but ignored without IDENTITY_HEADER or MSI_SECRET)' % ' and '.join(ignored))
+        return text
 
     def _explain(self, exc):
-        if not isinstance(exc, json.JSONDecodeError):
+        # JSONDecodeError: the answer is not JSON; AttributeError "... has no attribute 'get'": JSON but not an object.
+        if not (isinstance(exc, json.JSONDecodeError)
+                or (isinstance(exc, AttributeError) and "object has no attribute 'get'" in str(exc))):
             return None
         # MSAL parses the endpoint's answer as JSON: anything else (an HTML page of a proxy, a web server or another
         # cloud's metadata service) means this is not a managed identity endpoint.

@@ -119,7 +119,7 @@ class GraphError(Exception):
 
     def __init__(self, message, status=None, code=None, request_id=None, method=None, url=None, ambiguous=False,
                  retry_time=0.0, attempts=1, client_request_id=None, hint=None, retries_exhausted=False,
-                 retry_budget=None, retry_after=None):
+                 retry_budget=None, retry_after=None, not_before=None):
         self.message = redact(message or '')
         self.status = status
         self.code = code
@@ -135,6 +135,7 @@ class GraphError(Exception):
         self.retry_budget = retry_budget
         self.retry_after = retry_after  # seconds Graph asked us to wait (Retry-After of a 429/503), or None
         self.partial_results = None  # GraphClient.batch: the answers known when a batch's outcome is unknown
+        self.not_before = not_before  # a 429 seen by GraphClient: its clock time when the Retry-After has passed
         super(GraphError, self).__init__(self.message)
 
     def _head(self):
@@ -259,6 +260,7 @@ class GraphResponse(object):
         self.attempts = 1
         self.retries_exhausted = False
         self.retry_budget = None
+        self.not_before = None  # a 429: the client clock time before which Graph asked not to be called again
 
     @property
     def ok(self):
@@ -300,7 +302,7 @@ def _inner_error(body):
 def error_from_response(response, method=None, url=None, **kwargs):
     """GraphError for an error GraphResponse (a plain answer or a $batch item). ``method``/``url`` default to the
     response's own."""
-    for name in ('retry_time', 'attempts', 'retries_exhausted', 'retry_budget'):
+    for name in ('retry_time', 'attempts', 'retries_exhausted', 'retry_budget', 'not_before'):
         kwargs.setdefault(name, getattr(response, name, None))
     kwargs.setdefault('ambiguous', not getattr(response, 'read_only', True) and (response.status or 0) >= 500)
     return _error_from_parts(method or response.method, url or response.url, response.status, response.headers,
@@ -355,31 +357,28 @@ class _RetryState(object):
     """Time accounting of one logical operation (a request, a paged read, or a whole batch), charged to the run.
 
     ``retry_budget`` bounds the retry time of the whole run (every operation of one client): what earlier operations
-    spent retrying (``ledger.retry_spent``) plus what this one has spent since its first failed attempt. The first
-    attempt of an operation is not retry time.
+    spent retrying (``ledger.retry_spent``) plus what this one has spent so far. Retry time is the time spent waiting
+    before a retry plus the time of the attempts that failed (a timed-out attempt costs its timeout); successful
+    attempts are not retry time.
     """
 
     def __init__(self, clock, budget, ledger):
         self.clock = clock
         self.budget = budget
         self.ledger = ledger
-        self.first_failure = None
+        self.failed_time = 0.0
         self.slept = 0.0
         self.attempts = 0
         self.retries = 0
         self.closed = False
 
-    def failed(self):
-        if self.first_failure is None:
-            self.first_failure = self.clock()
+    def failed(self, seconds):
+        """Charge the duration of an attempt that failed (and will be retried or reported)."""
+        self.failed_time += max(0.0, seconds)
 
     def spent(self):
         """Seconds this operation has spent retrying."""
-        if self.first_failure is None:
-            return self.slept
-        # max(): with the real clock elapsed time includes the sleeps; with a fake sleep (unit tests) only the sum of
-        # the requested delays moves, so retrying still ends.
-        return max(self.clock() - self.first_failure, self.slept)
+        return self.slept + self.failed_time
 
     def total(self):
         """Seconds the run has spent retrying, this operation included."""
@@ -500,9 +499,8 @@ class GraphClient(object):
         Retry-After if Graph gave one, else a jittered backoff, charged to the run's retry budget. Raises ``err``
         (marked as exhausted) when the budget does not allow the wait."""
         state = self._retry_state()
-        state.failed()
-        if self._hold_until is not None:
-            delay = max(0.0, self._hold_until - self._clock())  # what is left of the wait Graph asked for
+        if err.not_before is not None:
+            delay = max(0.0, err.not_before - self._clock())  # what is left of the wait Graph asked for
         else:
             delay = err.retry_after if err.retry_after else self._backoff(0)
         try:
@@ -616,9 +614,11 @@ class GraphClient(object):
             backoff_round += 1
             if throttled:
                 self._hold(delay)
+                for i in pending:
+                    if results[i].status == 429:
+                        results[i].not_before = self._hold_until
             if not retry:
                 return  # the throttled items go back to the caller; the hold delays whatever it sends next
-            state.failed()
             if not state.can_wait(delay):
                 for i in retry:
                     results[i].retry_time = state.total()
@@ -708,7 +708,6 @@ class GraphClient(object):
         if delay <= 0:
             self._hold_until = None
             return
-        state.failed()
         if not state.can_wait(delay):
             raise GraphError('Microsoft Graph is throttling this application; the next request may be sent in %.1f s'
                              % delay, status=429, code='TooManyRequests', method=method, url=url,
@@ -748,6 +747,7 @@ class GraphClient(object):
             if attempt > 1:
                 headers['retry-attempt'] = str(attempt - 1)
             self.stats['requests'] += 1
+            sent_at = self._clock()
             try:
                 raw = self.session.request(method, url, data=data, headers=headers, verify=self.verify,
                                            timeout=self.timeout)
@@ -757,7 +757,7 @@ class GraphClient(object):
                     failure.retry_time = state.total()
                     failure.attempts = attempt
                     raise failure
-                state.failed()
+                state.failed(self._clock() - sent_at)
                 delay = self._backoff(backoff_round)
                 backoff_round += 1
                 if not state.can_wait(delay):
@@ -789,8 +789,9 @@ class GraphClient(object):
                 if status == 429:
                     self.stats['throttled'] += 1
                     self._hold(delay)
+                    resp.not_before = self._hold_until
             if status in retry_statuses and (status != 429 or retry_throttled):
-                state.failed()
+                state.failed(self._clock() - sent_at)
                 if not state.can_wait(delay):
                     resp.retry_time = state.total()
                     resp.attempts = attempt

@@ -396,3 +396,16 @@ def test_lost_batch_answer_of_a_batch_that_was_not_applied_is_written_again(grap
     assert [(w.method, w.via) for w in graph.writes] == [('POST', 'batch'), ('POST', 'request')]
     assert result['results'][0]['action'] == 'created'
     assert scopes_of(graph, grant_id_for(CLIENT_ID, RESOURCE_ID)) == ['User.Read']
+
+
+def test_creates_are_re_sent_by_the_client_even_in_append_mode(graph, sleeper):
+    bulk(graph, sleeper).ensure_all([item(scopes=['User.Read'], scope_mode='append')])
+    # A create does not depend on a read: Graph's 429 on it may be retried as it is.
+    assert [(r['method'], r['retry_throttled']) for r in graph.batch_requests if r['method'] != 'GET'] == [('POST', True)]
+
+
+def test_a_throttled_create_handed_back_is_sent_again_after_the_wait(graph, sleeper):
+    graph.add_fault('POST', r'^/oauth2PermissionGrants$', 'status', status=429, code='TooManyRequests')
+    result = bulk(graph, sleeper).ensure_all([item(scopes=['User.Read'])])
+    assert [(w.method, w.via) for w in graph.writes] == [('POST', 'batch'), ('POST', 'request')]
+    assert graph.throttle_waits == [None] and result['results'][0]['action'] == 'created'

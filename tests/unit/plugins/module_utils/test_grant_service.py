@@ -964,3 +964,29 @@ def test_throttled_append_fails_cleanly_when_the_retry_budget_is_spent(graph, sl
         service(graph, sleeper).ensure(params(scopes=['Mail.Read'], scope_mode='append'))
     assert info.value.status == 429 and info.value.retries_exhausted
     assert len(graph.calls_of('PATCH')) == 1 and stored_scopes(graph, gid) == ['User.Read']
+
+
+def test_throttled_remove_whose_grant_vanished_meanwhile_creates_nothing(graph, sleeper):
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read Mail.Read')
+
+    def deleted_then_throttled(fake, call):
+        fake.grants.pop(gid)
+        return fake._error(call.method, call.raw_url, 429, 'TooManyRequests', 'Too many requests')
+    graph.add_fault('PATCH', '^/oauth2PermissionGrants/', 'hook', hook=deleted_then_throttled)
+    result = service(graph, sleeper).ensure(params(scopes=['Mail.Read'], scope_mode='remove'))
+    # Absence satisfies remove; an empty grant is never created.
+    assert graph.calls_of('POST') == [] and graph.grants_for(client_id=CLIENT_ID, resource_id=RESOURCE_ID) == []
+    assert result['action'] == 'unchanged' and result['changed'] is False
+
+
+def test_removal_of_the_last_scope_with_unknown_outcome_is_planned_again(graph, sleeper):
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'Mail.Read')
+
+    def another_scope_then_lost_answer(fake, call):
+        fake.grants[gid]['scope'] = 'Mail.Read Calendars.Read'  # another run appended before our DELETE arrived
+        raise GraphError('timed out waiting for the response', method='DELETE', url=fake.base_url + call.path, ambiguous=True)
+    graph.add_fault('DELETE', '^/oauth2PermissionGrants/', 'hook', hook=another_scope_then_lost_answer)
+    result = service(graph, sleeper).ensure(params(scopes=['Mail.Read'], scope_mode='remove'))
+    # Not a second, blind DELETE (which would drop Calendars.Read): read, plan again, PATCH.
+    assert stored_scopes(graph, gid) == ['Calendars.Read'] and len(graph.calls_of('DELETE')) == 1
+    assert result['action'] == 'updated'

@@ -739,3 +739,19 @@ def test_managed_identity_endpoint_answering_html_is_explained(http_server, monk
         assert 'IDENTITY_ENDPOINT/IDENTITY_HEADER' in text and 'client_secret' not in text
     assert [r.path for r in http_server.requests] == ['/msi/token']
     assert http_server.requests[0].headers.get('X-IDENTITY-HEADER') == 'msi-header-value'
+
+
+@pytest.mark.parametrize('env, expected', [
+    ({'IDENTITY_ENDPOINT': 'http://127.0.0.1:9/msi', 'IDENTITY_HEADER': 'h'}, 'IDENTITY_ENDPOINT=http://127.0.0.1:9/msi'),
+    ({'MSI_ENDPOINT': 'http://127.0.0.1:9/ml', 'MSI_SECRET': 's'}, 'MSI_ENDPOINT=http://127.0.0.1:9/ml'),
+    ({'IDENTITY_ENDPOINT': 'http://127.0.0.1:9/arc', 'IMDS_ENDPOINT': 'http://127.0.0.1:9'}, 'Azure Arc, IDENTITY_ENDPOINT=http://127.0.0.1:9/arc'),
+    ({'IDENTITY_ENDPOINT': 'http://127.0.0.1:9/msi'}, '169.254.169.254 (IDENTITY_ENDPOINT is set but ignored without IDENTITY_HEADER'),
+    ({}, 'the Azure instance metadata service at 169.254.169.254'),
+])
+def test_managed_identity_message_names_the_endpoint_msal_used(monkeypatch, env, expected):
+    for name in ('IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'MSI_ENDPOINT', 'MSI_SECRET', 'IMDS_ENDPOINT'):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    text = ga.ManagedIdentityTokenProvider._endpoint_source()
+    assert text.startswith(expected) if not expected.startswith('169') else expected in text

@@ -964,3 +964,40 @@ def test_verify_and_timeout_are_passed_on_every_request(clock):
     client.get_all('/users')
     assert seen == [('/some/ca.pem', 7), ('/some/ca.pem', 7)]
     assert client.base_url == 'https://127.0.0.1:9/beta'
+
+
+# ------------------------------------------------------------------------ one Retry-After, many throttled writes
+
+def test_many_writes_throttled_by_one_answer_wait_once(http_server, clock):
+    """Three read-modify-write items answered 429 (Retry-After 30) in one batch: the caller plans each again after
+    wait_before_retry, and only the first wait sleeps; the others find the Retry-After already passed."""
+    batch_echo(http_server, throttle=dict(('/oauth2PermissionGrants/g%d' % i, ['30']) for i in range(3)))
+    client = make_client(http_server, clock)
+    results = client.batch([{'method': 'PATCH', 'url': '/oauth2PermissionGrants/g%d' % i, 'body': {'scope': 'a'},
+                             'retry_throttled': False} for i in range(3)])
+    errors = [r.error for r in results]
+    assert [e.status for e in errors] == [429, 429, 429]
+    for err in errors:
+        client.wait_before_retry(err)
+    assert clock.sleeps == [30.0] and client.retry_spent == 30.0
+
+
+def test_successful_pages_after_a_transient_failure_are_not_retry_time(http_server, clock):
+    """Retry time is the waits and the failed attempts, not the successful work that follows a failure."""
+    http_server.add(503, graph_error(503, 'ServiceUnavailable', 'busy'))
+    for page in range(5):
+        body = {'value': [{'id': str(page)}]}
+        if page < 4:
+            body['@odata.nextLink'] = http_server.url + '/v1.0/users?page=%d' % (page + 1)
+        http_server.add(200, body)
+    client = make_client(http_server, clock, budget=10)
+    send = client.session.request
+
+    def slow_request(*args, **kwargs):
+        clock.now += 2.0  # every round trip takes 2 s (of the fake clock)
+        return send(*args, **kwargs)
+    client.session.request = slow_request
+    assert [u['id'] for u in client.get_all('/users')] == ['0', '1', '2', '3', '4']
+    # the failed attempt (2 s) and the backoff (0.75 s); not the five successful pages (10 s)
+    assert client.retry_spent == 2.75 and clock.sleeps == [0.75]
+    assert client.reserve_wait(7.0) is True
