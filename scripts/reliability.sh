@@ -2,7 +2,7 @@
 # The reliability and security suite of msgraph.grants (docs/reliability.md): fault injection, concurrency, bad
 # input, secret hygiene and the throttling budget, against the local Graph emulator (nothing leaves 127.0.0.1).
 #
-#   scripts/reliability.sh                   the full run: >= 100 fault runs, >= 50 concurrency trials (~15 min)
+#   scripts/reliability.sh                   the full run: >= 100 fault runs, >= 50 concurrency trials (~10 min)
 #   scripts/reliability.sh --fast            the fast subset (what CI runs; ~3-5 min on 2 cores)
 #   MSGRAPH_RELIABILITY_SEED=7 scripts/reliability.sh      another seed (default 20251123)
 #   scripts/reliability.sh -k concurrency    extra arguments go to pytest
