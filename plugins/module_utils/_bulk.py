@@ -29,6 +29,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
     grant_view,
     is_guid,
     plan_change,
+    record_applied,
     scope_string,
     select_grant,
 )
@@ -165,7 +166,13 @@ class BulkGrantService(object):
 
         all_entries = entries + removals
         if not self.check_mode:
-            self._write(all_entries)
+            try:
+                self._write(all_entries)
+            except Exception as err:
+                # The run fails, but some writes landed: say which, so that the failure is not mistaken for "nothing
+                # happened" (the next run converges the rest).
+                done = [self._entry_result(e) for e in all_entries if e.get('applied')]
+                raise record_applied(err, ['{0}: {1}'.format(r['action'], r['label']) for r in done if r['changed']])
         return self._result(entries, removals)
 
     # ------------------------------------------------------------------------------------------------- writes
@@ -195,21 +202,25 @@ class BulkGrantService(object):
                 raise
             # The answer to a batch holding writes was lost: those writes may or may not have been applied.
             responses, unknown = err.partial_results, err
+        failures = []
         for entry, request, response in zip(writes, requests, responses):
-            if response is None:
-                entry['outcome'] = self._converge_one(entry, unknown)
-                continue
-            if response.status < 300:
-                if entry['plan'].action == ACTION_CREATED and response.json:
+            if response is not None and (response.status < 300 or (entry['plan'].action == ACTION_DELETED and response.status == 404)):
+                # Done (a 404 on a delete: already gone, absence was the goal).
+                if entry['plan'].action == ACTION_CREATED and response.status < 300 and response.json:
                     entry['after'] = grant_view(response.json)
-                continue
-            if entry['plan'].action == ACTION_DELETED and response.status == 404:
-                continue  # already gone: absence was the goal
-            if response.status in (400, 404, 409, 429) or response.status >= 500:
-                # Converge this one grant with the careful sequential logic (adopt, wait for replication, re-read).
-                entry['outcome'] = self._converge_one(entry, error_from_response(response, request['method'], request['url']))
-                continue
-            raise error_from_response(response, request['method'], request['url'])
+                entry['applied'] = True
+            else:
+                failures.append((entry, request, response))
+        for entry, request, response in failures:
+            if response is None:
+                error = unknown
+            elif response.status in (400, 404, 409, 429) or response.status >= 500:
+                error = error_from_response(response, request['method'], request['url'])
+            else:
+                raise error_from_response(response, request['method'], request['url'])
+            # Converge this one grant with the careful sequential logic (adopt, wait for replication, re-read).
+            entry['outcome'] = self._converge_one(entry, error)
+            entry['applied'] = True
         self._guard_merges([e for e in writes if 'outcome' not in e and e['plan'].action == ACTION_UPDATED
                             and e['item'].get('scope_mode', 'exact') != 'exact'])
 

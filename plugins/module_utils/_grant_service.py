@@ -39,6 +39,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
     is_guid,
     looks_like_grant_id,
     plan_change,
+    record_applied,
     scope_string,
     select_grant,
 )
@@ -355,17 +356,27 @@ class GrantService(object):
                         return self._create(key, plan_change(None, requested, scope_mode, 'present'), requested, scope_mode, params)
                     if set(grant_view(found)['scopes']) == set(plan.scopes_after):
                         after = grant_view(found)
-                        if read_modify_write and self.reconcile.merge_rounds > 0:
-                            after = self._guard_merge(key, plan, requested, scope_mode, after)
+                        if read_modify_write:
+                            after = self._guard_after_write(key, plan, requested, scope_mode, after)
                         return self._result(ACTION_UPDATED, current, after, plan, params)
                     if attempts_left > 0:
                         return self._converge_existing(key, found, requested, scope_mode, params, attempts_left=attempts_left - 1)
                 raise
             break
         after = grant_after_write(current, key, plan)
-        if read_modify_write and self.reconcile.merge_rounds > 0:
-            after = self._guard_merge(key, plan, requested, scope_mode, after)
+        if read_modify_write:
+            after = self._guard_after_write(key, plan, requested, scope_mode, after)
         return self._result(ACTION_UPDATED, current, after, plan, params)
+
+    def _guard_after_write(self, key, plan, requested, scope_mode, after):
+        """Run the guard after our append/remove PATCH landed; if the guard fails, the failure still says that the
+        grant was updated."""
+        if self.reconcile.merge_rounds <= 0:
+            return after
+        try:
+            return self._guard_merge(key, plan, requested, scope_mode, after)
+        except Exception as err:
+            raise record_applied(err, ['{0}: {1}'.format(ACTION_UPDATED, key.describe())])
 
     def _read_after_throttle(self, key, err):
         """A read-modify-write answered 429: wait what Graph asked (charged to the run's retry budget, which raises

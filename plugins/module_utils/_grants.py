@@ -43,6 +43,17 @@ class GrantInputError(ValueError):
     """The user's input cannot be right; raised before any write (and usually before any request)."""
 
 
+def record_applied(err, changes):
+    """Remember on an exception the changes a run had applied before it failed (``'updated: <label>'``), so that the
+    failure can still report them (``changed`` and ``changes`` in the module result)."""
+    if changes:
+        try:
+            err.applied_changes = list(getattr(err, 'applied_changes', None) or []) + [c for c in changes if c]
+        except AttributeError:  # pragma: no cover - exceptions without __dict__
+            pass
+    return err
+
+
 def is_guid(value):
     return bool(value) and bool(_GUID_RE.match(value))
 

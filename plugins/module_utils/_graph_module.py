@@ -151,6 +151,11 @@ def fail_from_error(module, err, **extra):
                        'traceback and report it at %s' % (type(err).__name__, err, ISSUES_URL)),
             exception=redact(''.join(traceback.format_exception(type(err), err, err.__traceback__))),
         )
+    applied = getattr(err, 'applied_changes', None)
+    if applied:
+        # Writes that landed before the failure: the task failed, but it did change the directory.
+        result['msg'] += ' Applied before the failure: %s.' % '; '.join(applied)
+        result.update(changed=True, changes=list(applied))
     result.update(extra)
     try:
         module.fail_json(**result)

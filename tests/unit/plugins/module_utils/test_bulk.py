@@ -409,3 +409,14 @@ def test_a_throttled_create_handed_back_is_sent_again_after_the_wait(graph, slee
     result = bulk(graph, sleeper).ensure_all([item(scopes=['User.Read'])])
     assert [(w.method, w.via) for w in graph.writes] == [('POST', 'batch'), ('POST', 'request')]
     assert graph.throttle_waits == [None] and result['results'][0]['action'] == 'created'
+
+
+def test_a_failing_item_still_reports_the_writes_that_landed(graph, sleeper):
+    graph.add_grant(CLIENT2_ID, RESOURCE_ID, 'openid')
+    graph.add_fault('POST', r'^/oauth2PermissionGrants$', 'status', status=403, code='Authorization_RequestDenied',
+                    message='Insufficient privileges to complete the operation.')
+    with pytest.raises(GraphError) as info:
+        bulk(graph, sleeper).ensure_all([item(client='Contoso Payroll', scopes=['openid', 'profile']),  # PATCH: lands
+                                         item(scopes=['User.Read'])])                                   # POST: 403
+    assert info.value.status == 403
+    assert info.value.applied_changes == ['updated: Contoso Payroll -> Microsoft Graph']

@@ -990,3 +990,16 @@ def test_removal_of_the_last_scope_with_unknown_outcome_is_planned_again(graph, 
     # Not a second, blind DELETE (which would drop Calendars.Read): read, plan again, PATCH.
     assert stored_scopes(graph, gid) == ['Calendars.Read'] and len(graph.calls_of('DELETE')) == 1
     assert result['action'] == 'updated'
+
+
+def test_a_failing_guard_still_reports_the_update_that_landed(graph, sleeper):
+    graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    # The module's lookups and grant read come first; the guard's re-read (a filtered list after the PATCH) fails.
+    def reads_fail_from_now_on(fake, call):
+        fake.add_fault('GET', r'^/oauth2PermissionGrants$', 'status', status=503, code='ServiceUnavailable')
+    graph.add_fault('PATCH', '^/oauth2PermissionGrants/', 'hook', hook=reads_fail_from_now_on)
+    with pytest.raises(GraphError) as info:
+        service(graph, sleeper).ensure(params(scopes=['Mail.Read'], scope_mode='append'))
+    assert info.value.status == 503
+    assert info.value.applied_changes == ['updated: ' + 'client %s, resource %s, AllPrincipals' % (CLIENT_ID, RESOURCE_ID)]
+    assert stored_scopes(graph, grant_id_for(CLIENT_ID, RESOURCE_ID)) == ['Mail.Read', 'User.Read']

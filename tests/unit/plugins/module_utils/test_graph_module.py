@@ -255,6 +255,16 @@ def test_fail_from_error_graph_error():
     assert kwargs['msg'].startswith('POST /v1.0/oauth2PermissionGrants failed: HTTP 409')
 
 
+def test_fail_from_error_reports_the_writes_that_landed_before_the_failure():
+    err = GraphError('Too many requests', status=429, method='PATCH', url='/v1.0/oauth2PermissionGrants/g')
+    err.applied_changes = ['created: A -> Microsoft Graph', 'updated: B -> Microsoft Graph']
+    with pytest.raises(Failed) as info:
+        fail_from_error(FakeModule(), err)
+    kwargs = info.value.kwargs
+    assert kwargs['changed'] is True and kwargs['changes'] == err.applied_changes
+    assert kwargs['msg'].endswith(' Applied before the failure: created: A -> Microsoft Graph; updated: B -> Microsoft Graph.')
+
+
 def test_fail_from_error_ambiguous_flag():
     with pytest.raises(Failed) as info:
         fail_from_error(FakeModule(), GraphError('x', status=504, method='POST', url='/a', ambiguous=True))
