@@ -994,6 +994,7 @@ def test_removal_of_the_last_scope_with_unknown_outcome_is_planned_again(graph, 
 
 def test_a_failing_guard_still_reports_the_update_that_landed(graph, sleeper):
     graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+
     # The module's lookups and grant read come first; the guard's re-read (a filtered list after the PATCH) fails.
     def reads_fail_from_now_on(fake, call):
         fake.add_fault('GET', r'^/oauth2PermissionGrants$', 'status', status=503, code='ServiceUnavailable')
