@@ -196,12 +196,14 @@ class BulkGrantService(object):
             return
         try:
             responses = self.client.batch(requests)
-            unknown = None
+            batch_error = None
         except GraphError as err:
             if err.partial_results is None:
                 raise
-            # The answer to a batch holding writes was lost: those writes may or may not have been applied.
-            responses, unknown = err.partial_results, err
+            # Part of the writes has no answer: lost (may or may not have been applied; each is read back on the
+            # single path) or refused/not sent (the single path meets the same error and fails, after the writes
+            # that did land are marked).
+            responses, batch_error = err.partial_results, err
         failures = []
         for entry, request, response in zip(writes, requests, responses):
             if response is not None and (response.status < 300 or (entry['plan'].action == ACTION_DELETED and response.status == 404)):
@@ -213,7 +215,7 @@ class BulkGrantService(object):
                 failures.append((entry, request, response))
         for entry, request, response in failures:
             if response is None:
-                error = unknown
+                error = batch_error
             elif response.status in (400, 404, 409, 429) or response.status >= 500:
                 error = error_from_response(response, request['method'], request['url'])
             else:

@@ -529,6 +529,8 @@ class GraphClient(object):
         When the answer to a batch holding writes is lost (timeout, dropped connection, 5xx), the other batches are
         still sent, then a ``GraphError(ambiguous=True)`` is raised whose ``partial_results`` holds the responses
         that are known and None for every request whose outcome is unknown: the caller reconciles those by reading.
+        When a batch holding writes fails otherwise (refused, budget exhausted), the error raised at once carries
+        ``partial_results`` too (None for that batch and the ones not sent), so the caller knows what landed.
         """
         items = [self._batch_item(i, req) for i, req in enumerate(requests_)]
         results = [None] * len(items)
@@ -543,6 +545,8 @@ class GraphClient(object):
                         unknown = unknown or err
                         continue  # the other batches are independent: send them
                     if unknown is None:
+                        if any(item['method'] not in READ_METHODS for item in items):
+                            err.partial_results = results  # the writes of earlier batches did land: say which
                         raise
                     # An earlier batch's outcome is unknown: report that, so the caller reconciles by reading; this
                     # batch (refused) and the ones after it (not sent) are None in partial_results as well.

@@ -420,3 +420,22 @@ def test_a_failing_item_still_reports_the_writes_that_landed(graph, sleeper):
                                          item(scopes=['User.Read'])])                                   # POST: 403
     assert info.value.status == 403
     assert info.value.applied_changes == ['updated: Contoso Payroll -> Microsoft Graph']
+
+
+def test_a_refused_batch_still_reports_the_writes_of_the_batches_before_it(graph, sleeper):
+    graph.add_grant(CLIENT2_ID, RESOURCE_ID, 'openid')
+    real_batch = graph.batch
+
+    def second_half_refused(requests_):
+        if not any(r['method'] != 'GET' for r in requests_):
+            return real_batch(requests_)
+        answers = real_batch(requests_[:1])  # the first "chunk" lands, the second is refused as a whole
+        err = GraphError('Insufficient privileges.', status=403, code='Authorization_RequestDenied')
+        err.partial_results = answers + [None] * (len(requests_) - 1)
+        raise err
+    graph.batch = second_half_refused
+    with pytest.raises(GraphError) as info:
+        bulk(graph, sleeper).ensure_all([item(client='Contoso Payroll', scopes=['openid', 'profile']),
+                                         item(scopes=['User.Read'])])
+    assert info.value.status == 403 and info.value.applied_changes == ['updated: Contoso Payroll -> Microsoft Graph']
+    assert graph.calls_of('POST') == []  # the refused create is not sent again: the single path stops on the same error

@@ -1001,3 +1001,14 @@ def test_successful_pages_after_a_transient_failure_are_not_retry_time(http_serv
     # the failed attempt (2 s) and the backoff (0.75 s); not the five successful pages (10 s)
     assert client.retry_spent == 2.75 and clock.sleeps == [0.75]
     assert client.reserve_wait(7.0) is True
+
+
+def test_batch_of_writes_refused_in_a_later_chunk_says_which_writes_landed(http_server, clock):
+    http_server.add(200, {'responses': [{'id': str(i), 'status': 204} for i in range(20)]})
+    http_server.add(403, graph_error(403, 'Authorization_RequestDenied', 'Insufficient privileges.'))
+    client = make_client(http_server, clock)
+    with pytest.raises(GraphError) as info:
+        client.batch([{'method': 'DELETE', 'url': '/oauth2PermissionGrants/g%d' % i} for i in range(25)])
+    err = info.value
+    assert err.status == 403 and not err.ambiguous
+    assert [r.status for r in err.partial_results[:20]] == [204] * 20 and err.partial_results[20:] == [None] * 5
