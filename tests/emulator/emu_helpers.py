@@ -7,15 +7,8 @@ import requests
 
 REPO_ROOT_HINT = Path(__file__).resolve().parents[2]
 
-TENANT_ID = "8c3f5a2e-6d1b-4e7a-9f0c-2b4d6e8a1c3f"
-AUTOMATION_APP = "4a7d2c1e-9b3f-4e6a-8d5c-1f2e3a4b5c6d"
-READER_APP = "5b8e3d2f-0c4a-4f7b-9e6d-2a3b4c5d6e7f"
-READER_SECRET = "emu~reader~secret~not-a-real-credential"
-NOPERM_APP = "6c9f4e3a-1d5b-4a8c-8f7e-3b4c5d6e7f80"
-NOPERM_SECRET = "emu~noperm~secret~not-a-real-credential"
-MI_CLIENT = "7d0a5f4b-2e6c-4b9d-9a8f-4c5d6e7f8091"
-
-GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+from graph_emulator.testing import (  # noqa: F401  (re-exported for the test modules)  pylint: disable=unused-import
+    AUTOMATION_APP, GRAPH_APP_ID, MI_CLIENT, NOPERM_APP, NOPERM_SECRET, READER_APP, READER_SECRET, TENANT_ID)
 SP_GRAPH = "1f7a3c52-8d4e-4b6a-9c1d-2e3f4a5b6c7d"
 SP_EXCHANGE = "2a8b4d63-9e5f-4c7b-8d2e-3f4a5b6c7d8e"
 SP_SHAREPOINT = "3b9c5e74-0f6a-4d8c-9e3f-4a5b6c7d8e9f"

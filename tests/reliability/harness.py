@@ -37,15 +37,6 @@ UNEXPECTED_MARKER = "Unexpected error in msgraph.grants"
 # A JSON Web Token (access tokens, client assertions, federated tokens all have this shape).
 JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
 
-# Fixed ids of the emulator's default seed (emulator/graph_emulator/seed_default.json).
-TENANT_ID = "8c3f5a2e-6d1b-4e7a-9f0c-2b4d6e8a1c3f"
-AUTOMATION_APP = "4a7d2c1e-9b3f-4e6a-8d5c-1f2e3a4b5c6d"
-READER_APP = "5b8e3d2f-0c4a-4f7b-9e6d-2a3b4c5d6e7f"
-READER_SECRET = "emu~reader~secret~not-a-real-credential"
-NOPERM_APP = "6c9f4e3a-1d5b-4a8c-8f7e-3b4c5d6e7f80"
-NOPERM_SECRET = "emu~noperm~secret~not-a-real-credential"
-GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
-
 
 def ensure_collections_link():
     """``.tmp/collections/ansible_collections/msgraph/grants`` -> the working tree (as scripts/test.sh makes it)."""

@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness import (NOPERM_APP, NOPERM_SECRET, READER_APP, READER_SECRET, UNEXPECTED_MARKER, VENV_BIN, adhoc,
-                     base_env, find_secrets, has_traceback, key_fragments, make_certificate, parse_adhoc_result,
-                     run_ansible, write_entries)
+from graph_emulator.testing import NOPERM_APP, NOPERM_SECRET, READER_APP, READER_SECRET
+from harness import (UNEXPECTED_MARKER, VENV_BIN, adhoc, base_env, find_secrets, has_traceback, key_fragments,
+                     make_certificate, parse_adhoc_result, run_ansible, write_entries)
 
 SP_PAYROLL = "6e2f81a7-3c9d-4a1f-8b6c-7d8e9fa0b1c2"
 MISSING = object()

@@ -30,8 +30,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import (AUTOMATION_APP, base_env, find_secrets, has_traceback, key_fragments, make_certificate, playbook,
-                     tokens_in_cache, unsigned_jwt)
+from graph_emulator.testing import AUTOMATION_APP
+from harness import (base_env, find_secrets, has_traceback, key_fragments, make_certificate, playbook, tokens_in_cache,
+                     unsigned_jwt)
 
 PASSWORD = "Pfx&Pem~hygiene-Password-42"
 SP = {  # one client per method, so that the methods can run side by side on one emulator
