@@ -334,3 +334,10 @@ def test_reading_defaults(emulator):
         "page_size": None, "navigation_filter": "honoured", "batch_envelope_on_throttle": 200, "listing_completeness": "complete",
         "count_offset": 0, "write_lag_seconds": 0, "batch_special_user_names": "supported", "duplicate_message": "permission_entry",
         "alternate_key_miss_status": 404, "msi_resource_form": "any"}
+
+
+def test_every_knob_is_documented():
+    from graph_emulator.faults import DEFAULTS  # pylint: disable=import-outside-toplevel
+    from emu_helpers import REPO_ROOT_HINT  # pylint: disable=import-outside-toplevel
+    doc = (REPO_ROOT_HINT / "docs" / "dev" / "emulator.md").read_text(encoding="utf-8")
+    assert [name for name in DEFAULTS if f"`{name}`" not in doc] == []
