@@ -1,0 +1,65 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) msgraph.grants contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One truth in the docs: the Graph permissions the automation identity needs are stated in docs/permissions.md and
+in the 403 hint (what a user sees when one is missing), the two name the same permissions, and every other user
+facing text links to docs/permissions.md instead of stating its own list."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+
+import pytest
+
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import _error_from_parts
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+# The Graph application permissions this collection's identity may need (not the delegated scopes it grants).
+PERMISSION = re.compile(r'\b(?:DelegatedPermissionGrant|Application|Directory|User)\.(?:Read|ReadWrite|ReadBasic)\.All\b')
+
+
+def _read(*parts):
+    with open(os.path.join(ROOT, *parts), encoding='utf-8') as handle:
+        return handle.read()
+
+
+def _least_privilege_table():
+    """The permissions named in docs/permissions.md's "Least privilege" column."""
+    names = set()
+    for line in _read('docs', 'permissions.md').splitlines():
+        cells = line.split('|')
+        if len(cells) > 3 and not set(cells[2].strip()) <= set('-'):
+            names.update(PERMISSION.findall(cells[2]))
+    return names
+
+
+def test_the_403_hint_names_the_permissions_of_docs_permissions_md():
+    hint = str(_error_from_parts('GET', '/v1.0/oauth2PermissionGrants', 403, {},
+                                 {'error': {'code': 'Authorization_RequestDenied', 'message': 'Insufficient privileges'}},
+                                 None))
+    documented = _least_privilege_table()
+    assert documented >= {'DelegatedPermissionGrant.ReadWrite.All', 'Application.Read.All', 'User.ReadBasic.All'}
+    assert set(PERMISSION.findall(hint)) == documented
+    assert 'docs/permissions.md' in hint
+
+
+def _user_facing_texts():
+    texts = ['README.md', os.path.join('roles', 'delegated_permissions', 'README.md'),
+             os.path.join('docs', 'awx', 'credential_type.yml'), os.path.join('docs', 'awx', 'credential_type.json'),
+             os.path.join('meta', 'execution-environment.yml')]
+    texts += [os.path.join('docs', name) for name in sorted(os.listdir(os.path.join(ROOT, 'docs')))
+              if name.endswith('.md') and name != 'permissions.md']
+    for folder in (os.path.join('plugins', 'modules'), os.path.join('plugins', 'doc_fragments')):
+        texts += [os.path.join(folder, name) for name in sorted(os.listdir(os.path.join(ROOT, folder)))
+                  if name.endswith('.py')]
+    return texts
+
+
+@pytest.mark.parametrize('path', _user_facing_texts())
+def test_other_texts_link_to_docs_permissions_md_instead_of_listing_permissions(path):
+    assert PERMISSION.findall(_read(path)) == [], (
+        '%s states Graph permissions itself: link to docs/permissions.md (the one place that lists them)' % path)
