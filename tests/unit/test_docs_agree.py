@@ -63,3 +63,18 @@ def _user_facing_texts():
 def test_other_texts_link_to_docs_permissions_md_instead_of_listing_permissions(path):
     assert PERMISSION.findall(_read(path)) == [], (
         '%s states Graph permissions itself: link to docs/permissions.md (the one place that lists them)' % path)
+
+
+def test_docs_quickstart_lists_the_grants_of_the_default_seed():
+    """docs/quickstart.md tells users which grants the emulator already holds (a task declaring one is 'ok')."""
+    import json
+    seed = json.loads(_read('emulator', 'graph_emulator', 'seed_default.json'))
+    names = dict((sp['id'], sp['displayName']) for sp in seed['servicePrincipals'])
+    upns = dict((user['id'], user['userPrincipalName']) for user in seed['users'])
+    expected = sorted((names[g['clientId']], names[g['resourceId']],
+                       'every user (`AllPrincipals`)' if g['consentType'] == 'AllPrincipals'
+                       else '`%s`' % upns[g['principalId']],
+                       ', '.join('`%s`' % s for s in g['scope'].split())) for g in seed['grants'])
+    text = _read('docs', 'quickstart.md')
+    table = text[text.index('<!-- seed-grants'):].split('\n\n')[0].splitlines()[3:]
+    assert sorted(tuple(cell.strip() for cell in row.strip('|').split('|')) for row in table) == expected
