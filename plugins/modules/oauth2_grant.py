@@ -161,13 +161,14 @@ EXAMPLES = r'''
     id: AVs6JuUDjkCFV7q2gd8QTPimBBgj5iBFj0C6GwwRxC0
     state: absent
 
-- name: Preview a change without making it (run the play with --check --diff)
+# Preview: run the play with --check --diff. Nothing is written; the result (action, scopes_added, scopes_removed,
+# diff) is what the same run without --check then does.
+- name: Exactly these scopes for the HR portal (preview with --check --diff)
   msgraph.grants.oauth2_grant:
     client: Contoso HR Portal
     resource: Microsoft Graph
     scopes: [User.Read]
-  check_mode: true
-  register: preview
+  register: hr_portal_grant
 
 - name: Set the connection once for every module of the collection
   module_defaults:

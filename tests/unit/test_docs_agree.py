@@ -78,3 +78,16 @@ def test_docs_quickstart_lists_the_grants_of_the_default_seed():
     text = _read('docs', 'quickstart.md')
     table = text[text.index('<!-- seed-grants'):].split('\n\n')[0].splitlines()[3:]
     assert sorted(tuple(cell.strip() for cell in row.strip('|').split('|')) for row in table) == expected
+
+
+def test_sample_execution_environment_has_a_python_the_tested_ansible_core_supports():
+    """ansible-core 2.20+ needs Python 3.12 on the controller; the sample EE and its copy in docs/awx.md agree."""
+    import yaml
+    sample = yaml.safe_load(_read('docs', 'awx', 'execution-environment.yml'))
+    interpreter = sample['dependencies']['python_interpreter']
+    version = tuple(int(x) for x in re.search(r'python(\d+)\.(\d+)$', interpreter['python_path']).groups())
+    assert version >= (3, 12) and interpreter['package_system'] == 'python%d.%d' % version
+    assert re.search(r'^ansible-core>=2\.16,<2\.(\d+)$', sample['dependencies']['ansible_core']['package_pip'])
+    awx = _read('docs', 'awx.md')
+    assert 'python_path: %s' % interpreter['python_path'] in awx
+    assert 'package_pip: %s' % sample['dependencies']['ansible_core']['package_pip'] in awx
