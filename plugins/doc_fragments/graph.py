@@ -84,7 +84,7 @@ options:
       - If not set, the environment variable E(MSGRAPH_CLOUD) is used, then E(AZURE_CLOUD_ENVIRONMENT) as AAP's
         Azure Resource Manager credential sets it (V(AzureCloud) or V(AzurePublicCloud) mean V(global),
         V(AzureUSGovernment) V(usgov), V(AzureChinaCloud) V(china); case does not matter). V(usgov_dod) has no
-        such name: set it with O(cloud) or E(MSGRAPH_CLOUD).
+        such name, so set it with O(cloud) or E(MSGRAPH_CLOUD).
     type: str
     default: global
     choices: [global, usgov, usgov_dod, china]
@@ -119,8 +119,8 @@ options:
     description:
       - CA bundle (PEM) used to verify TLS certificates of Microsoft Graph and of the login host, for example the CA
         of a local emulator or of a TLS-inspecting proxy.
-      - It replaces the default trust store (the system's or certifi's CAs) rather than adding to it: only the CAs
-        in this file are trusted. To trust a proxy's CA and the public CAs, put them all in one file.
+      - It replaces the default trust store (the system's or certifi's CAs) rather than adding to it, so only the
+        CAs in this file are trusted. To trust a proxy's CA and the public CAs, put them all in one file.
       - It takes precedence over machine-wide settings such as E(REQUESTS_CA_BUNDLE) and E(CURL_CA_BUNDLE), for
         Graph calls and token requests alike.
       - If not set, the environment variable E(MSGRAPH_CA_PATH) is used; otherwise the system/certifi CA bundle.

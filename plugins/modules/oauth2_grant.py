@@ -67,7 +67,7 @@ options:
     description:
       - Delegated permission claim values, for example V(User.Read) or V(Mail.Read).
       - Items may themselves hold several space-separated scopes.
-      - Required with O(state=present). Refused with O(state=absent), which deletes the whole grant: to take some
+      - Required with O(state=present). Refused with O(state=absent), which deletes the whole grant; to take some
         scopes away, use O(state=present) with O(scope_mode=remove).
     type: list
     elements: str
@@ -87,7 +87,7 @@ options:
   state:
     description:
       - V(present) creates or updates the grant.
-      - V(absent) deletes the whole grant (and succeeds if it is already gone). It takes no O(scopes): together they
+      - V(absent) deletes the whole grant (and succeeds if it is already gone). It takes no O(scopes); together they
         are refused before any request.
     type: str
     choices: [present, absent]
