@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Check that every link of README.md works where the README is read: on GitHub, on Galaxy's page and in the
 installed collection (the README is all three). The build leaves out scripts/, emulator/, docs/dev, tests...
 
-    scripts/check-readme-links.py TARBALL [README]
+    .venv/bin/python scripts/check-readme-links.py TARBALL [README]
 
 - a relative link must name a file or directory that is inside the built TARBALL (and a '#anchor' of a Markdown
   file must be one of its headings);
@@ -77,7 +76,7 @@ def main(argv):
                     if own_path.group(1).rstrip('/') not in tracked:
                         bad.append('%s: the repository has no %s' % (target, own_path.group(1)))
                 continue
-            path, _, anchor = target.partition('#')
+            path, _sep, anchor = target.partition('#')
             path = os.path.normpath(path).replace(os.sep, '/') if path else ''
             if not path:  # an anchor of the README itself
                 if anchor not in anchors(text):
