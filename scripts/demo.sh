@@ -59,11 +59,18 @@ export ANSIBLE_PYTHON_INTERPRETER="$VENV/bin/python"   # modules run with the ve
 export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
 export ANSIBLE_NOCOWS=1 ANSIBLE_RETRY_FILES_ENABLED=false
 
+# The command as one can paste it into a shell at the root of the clone (with the emulator's env.sh sourced):
+# shell-quoted, with the collections path and the venv's ansible-playbook the demo uses.
+shown() {
+    "$VENV/bin/python" -c 'import shlex, sys; print(" ".join(shlex.quote(a) for a in sys.argv[1:]))' \
+        "ANSIBLE_COLLECTIONS_PATH=${COLLECTIONS#"$MSG_ROOT"/}" .venv/bin/ansible-playbook "$@"
+}
+
 run() {   # run TITLE ansible-playbook-args...
     local title="$1"; shift
     echo
     msg_info "$title"
-    echo "\$ ansible-playbook $*"
+    echo "\$ $(shown "$@")"
     "$VENV/bin/ansible-playbook" "$@"
 }
 
@@ -86,3 +93,5 @@ echo
 msg_info "$summary"
 echo
 msg_info "demo finished"
+msg_info "to run the commands above yourself: start the emulator and source its env.sh first, as in the README's \"Use it in your playbooks\":"
+echo "    PYTHONPATH=emulator .venv/bin/python -m graph_emulator start --state-dir .tmp/emulator && source .tmp/emulator/env.sh"

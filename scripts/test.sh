@@ -211,6 +211,10 @@ stage_build() {
     ANSIBLE_COLLECTIONS_PATH="$BUILD_DIR/collections" "$VENV/bin/ansible-doc" -t module msgraph.grants.oauth2_grant \
         > "$BUILD_DIR/oauth2_grant.txt" || return 1
     echo "ansible-doc msgraph.grants.oauth2_grant from the installed tarball: $(wc -l < "$BUILD_DIR/oauth2_grant.txt") lines"
+    # The README is also Galaxy's page and the installed copy's: its links must resolve there (about 1 s).
+    "$VENV/bin/python" scripts/check-readme-links.py "$BUILD_DIR"/msgraph-grants-*.tar.gz || return 1
+    # Its "Use it in your playbooks" lines, run literally in a clean copy against the emulator (about 10 s).
+    bash scripts/readme-usage-test.sh || return 1
 }
 
 stage_docs() {

@@ -82,7 +82,9 @@ options:
         21Vianet at C(https://microsoftgraph.chinacloudapi.cn) with C(https://login.chinacloudapi.cn).
       - The token is requested for the scope C({Graph root}/.default) of that cloud (or of O(graph_url)).
       - If not set, the environment variable E(MSGRAPH_CLOUD) is used, then E(AZURE_CLOUD_ENVIRONMENT) as AAP's
-        Azure Resource Manager credential sets it (V(AzureCloud), V(AzureUSGovernment), V(AzureChinaCloud)).
+        Azure Resource Manager credential sets it (V(AzureCloud) or V(AzurePublicCloud) mean V(global),
+        V(AzureUSGovernment) V(usgov), V(AzureChinaCloud) V(china); case does not matter). V(usgov_dod) has no
+        such name, so set it with O(cloud) or E(MSGRAPH_CLOUD).
     type: str
     default: global
     choices: [global, usgov, usgov_dod, china]
@@ -117,6 +119,8 @@ options:
     description:
       - CA bundle (PEM) used to verify TLS certificates of Microsoft Graph and of the login host, for example the CA
         of a local emulator or of a TLS-inspecting proxy.
+      - It replaces the default trust store (the system's or certifi's CAs) rather than adding to it, so only the
+        CAs in this file are trusted. To trust a proxy's CA and the public CAs, put them all in one file.
       - It takes precedence over machine-wide settings such as E(REQUESTS_CA_BUNDLE) and E(CURL_CA_BUNDLE), for
         Graph calls and token requests alike.
       - If not set, the environment variable E(MSGRAPH_CA_PATH) is used; otherwise the system/certifi CA bundle.
@@ -157,8 +161,8 @@ notes:
     example for an emulator or a proxy), and tokens are always requested for the scope of the Graph root in use.
   - Machines that export E(REQUESTS_CA_BUNDLE) would otherwise override a CA configured on a requests session;
     O(ca_path) is applied to every request, so it always wins.
-  - The application needs the Microsoft Graph application permission C(DelegatedPermissionGrant.ReadWrite.All)
-    (or C(Directory.ReadWrite.All)) to create, update or delete grants, and C(Directory.Read.All) to read them.
+  - The Microsoft Graph permissions the authenticating identity needs are listed in the collection's
+    C(docs/permissions.md) (U(https://github.com/msgraph-grants/msgraph.grants/blob/main/docs/permissions.md)).
 requirements:
   - python >= 3.9
   - msal >= 1.31.0 (not needed with O(auth_method=access_token))

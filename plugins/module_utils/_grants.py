@@ -91,6 +91,19 @@ def scope_string(scopes):
     return ' '.join(normalize_scopes(scopes))
 
 
+def absent_scopes_error(state, scopes):
+    """The refusal of ``state: absent`` together with ``scopes``, or None when the combination is fine.
+
+    Ambiguous (the whole grant, or only those scopes?) and once read as "delete the whole grant": refused before any
+    request, saying what to write instead. An empty ``scopes`` is not ambiguous.
+    """
+    if state != 'absent' or not normalize_scopes(scopes):
+        return None
+    return ('state=absent deletes the whole grant, so it takes no scopes (got {0}). To take only these scopes away, '
+            'use state=present with scope_mode=remove; to delete the whole grant, leave scopes out.'.format(
+                ', '.join(normalize_scopes(scopes))))
+
+
 def check_scope_length(scopes):
     text = scope_string(scopes)
     if len(text) > MAX_SCOPE_LENGTH:

@@ -337,8 +337,9 @@ def _error_from_parts(method, url, status, headers, body, text, **kwargs):
     if status == 401:
         hint = ('Check that the token is for this Graph root (cloud / graph_url) and has not expired.')
     elif status == 403:
-        hint = ('The application needs the Graph permission DelegatedPermissionGrant.ReadWrite.All (or'
-                ' Directory.ReadWrite.All) for writes and Directory.Read.All for reads, with admin consent.')
+        hint = ('The application needs the Graph application permissions DelegatedPermissionGrant.ReadWrite.All,'
+                ' Application.Read.All and User.ReadBasic.All (for reads alone, Directory.Read.All is enough), with'
+                ' admin consent; see docs/permissions.md.')
     kwargs.setdefault('retry_after', parse_retry_after(headers.get('Retry-After')))
     return GraphError(message, status=status, code=code, request_id=request_id, method=method, url=url,
                       client_request_id=headers.get('client-request-id'), hint=hint, **kwargs)

@@ -67,7 +67,8 @@ options:
     description:
       - Delegated permission claim values, for example V(User.Read) or V(Mail.Read).
       - Items may themselves hold several space-separated scopes.
-      - Required with O(state=present).
+      - Required with O(state=present). Refused with O(state=absent), which deletes the whole grant; to take some
+        scopes away, use O(state=present) with O(scope_mode=remove).
     type: list
     elements: str
   scope_mode:
@@ -86,7 +87,8 @@ options:
   state:
     description:
       - V(present) creates or updates the grant.
-      - V(absent) deletes the whole grant (and succeeds if it is already gone).
+      - V(absent) deletes the whole grant (and succeeds if it is already gone). It takes no O(scopes); together they
+        are refused before any request.
     type: str
     choices: [present, absent]
     default: present
@@ -105,8 +107,6 @@ notes:
     reading the grant back and converging it; a create that references service principals or users created
     moments ago is retried with a bounded backoff.
   - Scopes are written sorted and single-space joined. The whole scope string may not exceed 3850 characters.
-  - The identity the module authenticates as needs C(DelegatedPermissionGrant.ReadWrite.All) plus read access to
-    service principals and users (for example C(Application.Read.All) and C(User.ReadBasic.All)).
 seealso:
   - module: msgraph.grants.oauth2_grant_info
   - name: oAuth2PermissionGrant resource type
@@ -161,13 +161,14 @@ EXAMPLES = r'''
     id: AVs6JuUDjkCFV7q2gd8QTPimBBgj5iBFj0C6GwwRxC0
     state: absent
 
-- name: Preview a change without making it (run the play with --check --diff)
+# Preview: run the play with --check --diff. Nothing is written; the result (action, scopes_added, scopes_removed,
+# diff) is what the same run without --check then does.
+- name: Exactly these scopes for the HR portal (preview with --check --diff)
   msgraph.grants.oauth2_grant:
     client: Contoso HR Portal
     resource: Microsoft Graph
     scopes: [User.Read]
-  check_mode: true
-  register: preview
+  register: hr_portal_grant
 
 - name: Set the connection once for every module of the collection
   module_defaults:
@@ -271,6 +272,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_module impor
     graph_argument_spec,
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_service import GrantService
+from ansible_collections.msgraph.grants.plugins.module_utils._grants import absent_scopes_error
 
 
 def main():
@@ -294,6 +296,9 @@ def main():
         required_together=[('client', 'resource')],
         required_if=[('state', 'present', ('scopes',))],
     )
+    problem = absent_scopes_error(module.params['state'], module.params['scopes'])
+    if problem:
+        module.fail_json(msg=problem)
     graph = GraphModule(module)
     with graph.failing_cleanly():
         service = GrantService(graph.client(), api_version=graph.api_version, check_mode=module.check_mode)

@@ -49,9 +49,6 @@ options:
     description: Add RV(grants[].client_display_name), RV(grants[].resource_display_name) and RV(grants[].principal_user_principal_name).
     type: bool
     default: false
-notes:
-  - Needs read access to grants, service principals and users, for example C(Directory.Read.All), or
-    C(DelegatedPermissionGrant.ReadWrite.All) with C(Application.Read.All) and C(User.ReadBasic.All).
 seealso:
   - module: msgraph.grants.oauth2_grant
 '''

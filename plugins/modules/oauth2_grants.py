@@ -52,7 +52,10 @@ options:
         type: str
         choices: [AllPrincipals, Principal]
       scopes:
-        description: Delegated permission claim values. Required with O(grants[].state=present).
+        description:
+          - Delegated permission claim values. Required with O(grants[].state=present).
+          - Refused with O(grants[].state=absent), which deletes the whole grant; to take some scopes away use
+            O(grants[].scope_mode=remove).
         type: list
         elements: str
       scope_mode:
@@ -61,7 +64,7 @@ options:
         choices: [exact, append, remove]
         default: exact
       state:
-        description: V(present) or V(absent).
+        description: V(present), or V(absent) to delete the whole grant (without O(grants[].scopes)).
         type: str
         choices: [present, absent]
         default: present
@@ -173,7 +176,8 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_module impor
     GraphModule,
     graph_argument_spec,
 )
-from ansible_collections.msgraph.grants.plugins.module_utils._bulk import BulkGrantService
+from ansible_collections.msgraph.grants.plugins.module_utils._bulk import BulkGrantService, _item_label
+from ansible_collections.msgraph.grants.plugins.module_utils._grants import absent_scopes_error
 
 
 def main():
@@ -193,6 +197,14 @@ def main():
         exclusive_include_user_consents=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    # Refused before any request (and before credentials are even looked at): an ambiguous delete.
+    problems = []
+    for index, item in enumerate(module.params['grants']):
+        problem = absent_scopes_error(item['state'], item['scopes'])
+        if problem:
+            problems.append('grants[{0}] ({1}): {2}'.format(index, _item_label(item), problem))
+    if problems:
+        module.fail_json(msg='Invalid grants: ' + ' '.join(problems))
     graph = GraphModule(module)
     with graph.failing_cleanly():
         service = BulkGrantService(graph.client(), api_version=graph.api_version, check_mode=module.check_mode)

@@ -230,3 +230,20 @@ def test_id_shapes():
     assert looks_like_grant_id('AVs6JuUDjkCFV7q2gd8QTPimBBgj5iBFj0C6GwwRxC0')
     assert not looks_like_grant_id(CLIENT)  # a GUID is an object id, a common mistake (graph-semantics §12.27)
     assert not looks_like_grant_id('not an id!')
+
+
+# ================================================================================== state absent with scopes
+@pytest.mark.parametrize('state, scopes, refused', [
+    ('absent', ['SMTP.Send'], True),
+    ('absent', ['  IMAP.AccessAsUser.All  '], True),
+    ('absent', None, False),
+    ('absent', [], False),            # nothing named: not ambiguous
+    ('absent', ['  '], False),
+    ('present', ['User.Read'], False),
+])
+def test_absent_with_scopes_is_refused(state, scopes, refused):
+    from ansible_collections.msgraph.grants.plugins.module_utils._grants import absent_scopes_error
+    message = absent_scopes_error(state, scopes)
+    assert (message is not None) == refused
+    if refused:
+        assert 'scope_mode=remove' in message and 'leave scopes out' in message and scopes[0].strip() in message

@@ -201,3 +201,11 @@ def test_secrets_in_graph_errors_are_scrubbed(run_module, graph):
     run = run_module(main, grant_args())
     assert run.failed and 'the server echoed ******** back' in run.msg
     assert run.result['status'] == 500
+
+
+def test_absent_with_scopes_is_refused_before_any_request(run_module, graph):
+    graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read Mail.Read')
+    run = run_module(main, grant_args(scopes=['Mail.Read'], state='absent'))
+    assert run.failed
+    assert 'state=absent deletes the whole grant' in run.msg and 'scope_mode=remove' in run.msg
+    assert graph.calls == []

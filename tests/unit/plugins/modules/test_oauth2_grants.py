@@ -118,3 +118,14 @@ def test_grants_is_required(run_module, graph):
     run = run_module(main, {})
     assert run.failed and 'missing required arguments: grants' in run.msg
     assert graph.calls == []
+
+
+def test_absent_with_scopes_is_refused_before_any_request(run_module, graph):
+    grants = [{'client': 'Contoso HR Portal', 'resource': 'Microsoft Graph', 'scopes': ['User.Read']},
+              {'client': 'Contoso HR Portal', 'resource': 'Microsoft Graph', 'principal': ADELE_UPN,
+               'scopes': ['IMAP.AccessAsUser.All'], 'state': 'absent'}]
+    run = run_module(main, dict(grants=grants))
+    assert run.failed
+    assert 'grants[1] (Contoso HR Portal -> Microsoft Graph for {0})'.format(ADELE_UPN) in run.msg
+    assert 'scope_mode=remove' in run.msg and 'grants[0]' not in run.msg
+    assert graph.calls == []

@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) msgraph.grants contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One truth in the docs: the Graph permissions the automation identity needs are stated in docs/permissions.md and
+in the 403 hint (what a user sees when one is missing), the two name the same permissions, and every other user
+facing text links to docs/permissions.md instead of stating its own list."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+
+import pytest
+
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import _error_from_parts
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+# The Graph application permissions this collection's identity may need (not the delegated scopes it grants).
+PERMISSION = re.compile(r'\b(?:DelegatedPermissionGrant|Application|Directory|User)\.(?:Read|ReadWrite|ReadBasic)\.All\b')
+
+
+def _read(*parts):
+    with open(os.path.join(ROOT, *parts), encoding='utf-8') as handle:
+        return handle.read()
+
+
+def _least_privilege_table():
+    """The permissions named in docs/permissions.md's "Least privilege" column."""
+    names = set()
+    for line in _read('docs', 'permissions.md').splitlines():
+        cells = line.split('|')
+        if len(cells) > 3 and not set(cells[2].strip()) <= set('-'):
+            names.update(PERMISSION.findall(cells[2]))
+    return names
+
+
+def test_the_403_hint_names_the_permissions_of_docs_permissions_md():
+    hint = str(_error_from_parts('GET', '/v1.0/oauth2PermissionGrants', 403, {},
+                                 {'error': {'code': 'Authorization_RequestDenied', 'message': 'Insufficient privileges'}},
+                                 None))
+    documented = _least_privilege_table()
+    assert documented >= {'DelegatedPermissionGrant.ReadWrite.All', 'Application.Read.All', 'User.ReadBasic.All'}
+    assert set(PERMISSION.findall(hint)) == documented
+    assert 'docs/permissions.md' in hint
+
+
+def _user_facing_texts():
+    texts = ['README.md', os.path.join('roles', 'delegated_permissions', 'README.md'),
+             os.path.join('docs', 'awx', 'credential_type.yml'), os.path.join('docs', 'awx', 'credential_type.json'),
+             os.path.join('meta', 'execution-environment.yml')]
+    texts += [os.path.join('docs', name) for name in sorted(os.listdir(os.path.join(ROOT, 'docs')))
+              if name.endswith('.md') and name != 'permissions.md']
+    for folder in (os.path.join('plugins', 'modules'), os.path.join('plugins', 'doc_fragments')):
+        texts += [os.path.join(folder, name) for name in sorted(os.listdir(os.path.join(ROOT, folder)))
+                  if name.endswith('.py')]
+    return texts
+
+
+@pytest.mark.parametrize('path', _user_facing_texts())
+def test_other_texts_link_to_docs_permissions_md_instead_of_listing_permissions(path):
+    assert PERMISSION.findall(_read(path)) == [], (
+        '%s states Graph permissions itself: link to docs/permissions.md (the one place that lists them)' % path)
+
+
+def test_docs_quickstart_lists_the_grants_of_the_default_seed():
+    """docs/quickstart.md tells users which grants the emulator already holds (a task declaring one is 'ok')."""
+    import json
+    seed = json.loads(_read('emulator', 'graph_emulator', 'seed_default.json'))
+    names = dict((sp['id'], sp['displayName']) for sp in seed['servicePrincipals'])
+    upns = dict((user['id'], user['userPrincipalName']) for user in seed['users'])
+    expected = sorted((names[g['clientId']], names[g['resourceId']],
+                       'every user (`AllPrincipals`)' if g['consentType'] == 'AllPrincipals'
+                       else '`%s`' % upns[g['principalId']],
+                       ', '.join('`%s`' % s for s in g['scope'].split())) for g in seed['grants'])
+    text = _read('docs', 'quickstart.md')
+    table = text[text.index('<!-- seed-grants'):].split('\n\n')[0].splitlines()[3:]
+    assert sorted(tuple(cell.strip() for cell in row.strip('|').split('|')) for row in table) == expected
+
+
+def test_sample_execution_environment_has_a_python_the_tested_ansible_core_supports():
+    """ansible-core 2.20+ needs Python 3.12 on the controller; the sample EE and its copy in docs/awx.md agree."""
+    import yaml
+    sample = yaml.safe_load(_read('docs', 'awx', 'execution-environment.yml'))
+    interpreter = sample['dependencies']['python_interpreter']
+    version = tuple(int(x) for x in re.search(r'python(\d+)\.(\d+)$', interpreter['python_path']).groups())
+    assert version >= (3, 12) and interpreter['package_system'] == 'python%d.%d' % version
+    assert re.search(r'^ansible-core>=2\.16,<2\.(\d+)$', sample['dependencies']['ansible_core']['package_pip'])
+    awx = _read('docs', 'awx.md')
+    assert 'python_path: %s' % interpreter['python_path'] in awx
+    assert 'package_pip: %s' % sample['dependencies']['ansible_core']['package_pip'] in awx
