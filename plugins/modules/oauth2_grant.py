@@ -296,7 +296,7 @@ def main():
     )
     graph = GraphModule(module)
     with graph.failing_cleanly():
-        service = GrantService(graph.client(), api_version=graph.api_version, check_mode=module.check_mode)
+        service = GrantService(graph.client(), api_version=graph.api_version, check_mode=module.check_mode, warn=module.warn)
         result = service.ensure(module.params)
     if not module._diff:
         result.pop('diff', None)
