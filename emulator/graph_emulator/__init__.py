@@ -10,4 +10,6 @@ Behaviour follows ``shared/graph/graph-semantics.md``; see ``docs/dev/emulator.m
 __version__ = "0.1.0"
 
 INFO_FILE = "emulator.json"  # connection details written by `serve` into the state directory
-ENV_FILE = "env.sh"
+ENV_FILE = "env.sh"  # exports the connection settings and defines DEACTIVATE_FUNCTION
+UNSET_FILE = "unset.sh"  # sourced, unsets what env.sh exports
+DEACTIVATE_FUNCTION = "msgraph_emulator_deactivate"

@@ -1,7 +1,8 @@
 """JSON batching, ``POST /{version}/$batch`` (graph-semantics §8).
 
 Items run one by one through ``GraphApi.run_operation`` (the same router, the same per-operation faults: a batch
-counts as N requests for throttling), in dependency order. The envelope answers 200 whenever it is well formed.
+counts as N requests for throttling), in dependency order. The envelope answers 200 whenever it is well formed
+(424 when an item is throttled, under the ``batch_envelope_on_throttle: 424`` reading).
 """
 
 import base64
@@ -157,6 +158,11 @@ def run_batch(api, ctx, envelope_seq: int) -> Response:
     responses = [_item_payload(item["id"], results[item["id"]]) for item in items]
     if api.app.faults.get("shuffle_batch"):
         random.shuffle(responses)
-    envelope = Response(200, {"responses": responses}, content_type=JSON_CONTENT_TYPE)
+    # The batching page says 200; the throttling page says a batch with throttled items "fails with a status code of
+    # 424" (batch_envelope_on_throttle picks the reading). The body is the same either way.
+    status = 200
+    if any(result.status == 429 for result in results.values()):
+        status = api.app.faults.get("batch_envelope_on_throttle")
+    envelope = Response(status, {"responses": responses}, content_type=JSON_CONTENT_TYPE)
     envelope.drop = drop
     return envelope

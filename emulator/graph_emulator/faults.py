@@ -45,6 +45,32 @@ DEFAULTS = {
     "search_status": 400,
     "methods": None,
     "paths": None,
+    # Readings of Graph where Microsoft's sources are silent or disagree (docs/dev/emulator.md, "Readings").
+    "page_size": None,
+    "navigation_filter": "honoured",
+    "batch_envelope_on_throttle": 200,
+    "listing_completeness": "complete",
+    "count_offset": 0,
+    "write_lag_seconds": 0,
+    "batch_special_user_names": "supported",
+    "duplicate_message": "permission_entry",
+    "alternate_key_miss_status": 404,
+    "msi_resource_form": "any",
+}
+
+# Knobs whose value is one of a fixed set (the readings' knobs among them).
+CHOICES = {
+    "duplicate_status": (409, 400),
+    "reference_lag_status": (404, 400),
+    "fail_status": (500, 503, 504),
+    "search_status": (400, 500),
+    "batch_envelope_on_throttle": (200, 424),
+    "alternate_key_miss_status": (404, 400),
+    "navigation_filter": ("honoured", "ignored", "rejected"),
+    "listing_completeness": ("complete", "advanced_only"),
+    "batch_special_user_names": ("supported", "not_found"),
+    "duplicate_message": ("permission_entry", "other"),
+    "msi_resource_form": ("any", "slash", "no_slash"),
 }
 
 COUNTED = ("throttle_next", "fail_next", "drop_next", "apply_then_fail_next")
@@ -78,18 +104,20 @@ def _validate(name, value):  # pylint: disable=too-many-return-statements,too-ma
         raise FaultError(f"unknown fault knob {name!r}; known: {', '.join(sorted(DEFAULTS))}")
     if name in ("throttle_next", "throttle_every", "fail_next", "drop_next", "apply_then_fail_next", "replication_delay_reads"):
         return _non_negative_int(name, value)
-    if name in ("replication_delay_seconds", "reference_lag_seconds", "latency_ms"):
+    if name in ("replication_delay_seconds", "reference_lag_seconds", "latency_ms", "write_lag_seconds"):
         return _non_negative_number(name, value)
     if name == "empty_page_with_nextlink":
         return int(value) if isinstance(value, bool) else _non_negative_int(name, value)
-    if name == "duplicate_status":
-        return _choice(name, value, (409, 400))
-    if name == "reference_lag_status":
-        return _choice(name, value, (404, 400))
-    if name == "fail_status":
-        return _choice(name, value, (500, 503, 504))
-    if name == "search_status":
-        return _choice(name, value, (400, 500))
+    if name in CHOICES:
+        return _choice(name, value, CHOICES[name])
+    if name == "page_size":
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise FaultError(f"page_size must be a positive integer or null, got {value!r}")
+        return value
+    if name == "count_offset":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise FaultError(f"count_offset must be an integer, got {value!r}")
+        return value
     if name == "nonexistent_client_filter":
         return _choice(name, str(value), ("empty", "404"))
     if name == "apply_then_fail_mode":

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import parse_qsl
 
-from . import batch, odata
+from . import batch, odata, readings
 from .messages import ODATA_JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, GraphError, Request, Response
 from .state import CONSENT_TYPES, is_guid, is_wellformed_grant_id, new_grant_record
 from .faults import Failure, Throttle, WRITE_METHODS
@@ -325,7 +325,7 @@ class GraphApi:
         owner = resolve()
         belongs = owner_check(owner)
         if len(rest) == 1:
-            return self.list_grants(ctx, base_filter=belongs)
+            return self.list_grants(ctx, base_filter=belongs, navigation=True)
         if rest[1].lname == "$count":
             return self.count_grants(ctx, base_filter=belongs)
         return self.get_grant(ctx, rest[1].name, belongs=belongs)
@@ -357,7 +357,12 @@ class GraphApi:
         if ctx.method != "GET":
             raise method_not_allowed()
         self.require(ctx, SP_READ_ROLES)
-        sp = resolve()
+        try:
+            sp = resolve()
+        except GraphError as err:
+            if err.status == 404 and self.app.faults.get("alternate_key_miss_status") == 400:
+                raise GraphError(400, "Request_BadRequest", f"Invalid object identifier '{key_value}'.") from err
+            raise
         return self.entity_response(ctx, render_service_principal(sp, ctx.version), "servicePrincipals",
                                     self.sp_selectable(ctx.version), SP_TYPE)
 
@@ -383,6 +388,9 @@ class GraphApi:
             rest = segments[2:]
 
         def resolve():
+            if ctx.in_batch and self.app.faults.get("batch_special_user_names") == "not_found" \
+                    and readings.is_special_user_key(key_value, first.key is not None):
+                raise not_found(key_value)  # the guest and ('$…') forms are documented for plain requests only
             return self.resolve_user(key_value)
 
         if rest:
@@ -436,10 +444,8 @@ class GraphApi:
         return opts
 
     def wants_count(self, ctx: GraphContext, opts: odata.QueryOptions) -> bool:
-        count = odata.parse_count(opts.get("count"))
-        if count and not self.eventual(ctx):
-            raise GraphError(400, "Request_BadRequest", "$count is not currently supported.")
-        return count
+        # Without ConsistencyLevel: eventual, $count=true is silently ignored (aad-advanced-queries, "Error handling").
+        return odata.parse_count(opts.get("count")) and self.eventual(ctx)
 
     @staticmethod
     def eventual(ctx: GraphContext) -> bool:
@@ -452,6 +458,9 @@ class GraphApi:
     def page(self, ctx, opts, items: list, key, render, select, context_fragment: str, count: bool) -> Response:
         """One page of a collection with keyset paging, optional inserted empty pages, and an absolute nextLink."""
         top = odata.parse_top(opts.get("top"))
+        page_size = self.app.faults.get("page_size")
+        if page_size:  # the server's own page size wins over $top (any collection may page, paging docs)
+            top = min(top, page_size)
         token = opts.get("skiptoken")
         state = odata.decode_skiptoken(token) if token else {}
         after, empties = state.get("a"), state.get("e", 0)
@@ -460,7 +469,7 @@ class GraphApi:
         remaining = [item for item in items if after is None or key(item) > after]
         payload = {"@odata.context": self.context_url(ctx, context_fragment)}
         if count and not token:
-            payload["@odata.count"] = len(items)
+            payload["@odata.count"] = len(items) + self.app.faults.get("count_offset")
         inserted = self.app.faults.get("empty_page_with_nextlink")
         if inserted and empties < inserted:
             page, next_state = [], {"a": after, "e": empties + 1}
@@ -502,17 +511,23 @@ class GraphApi:
         return _selectable(USER_DEFAULT_PROPERTIES + USER_EXTRA_PROPERTIES)
 
     # ================================================================== grants
-    def list_grants(self, ctx: GraphContext, base_filter=None, check_client_filter: bool = False) -> Response:
-        directory = self.app.directory
+    def list_grants(self, ctx: GraphContext, base_filter=None, check_client_filter: bool = False, navigation: bool = False) -> Response:
+        directory, faults = self.app.directory, self.app.faults
         opts = self.query(ctx)
         select = odata.parse_select(opts.get("select"), _selectable(GRANT_PROPERTIES[ctx.version]), GRANT_TYPE)
         count = self.wants_count(ctx, opts)
-        predicate = GRANT_FILTER.compile(opts.get("filter"))
-        if check_client_filter and self.app.faults.get("nonexistent_client_filter") == "404":
+        filter_text = opts.get("filter")
+        if navigation:
+            filter_text = readings.navigation_filter(faults.get("navigation_filter"), filter_text)
+        predicate = GRANT_FILTER.compile(filter_text)
+        if check_client_filter and faults.get("nonexistent_client_filter") == "404":
             for value in predicate.values_of("clientId"):  # the 2022 behaviour (I9): 404 instead of [] for an unknown clientId
                 if directory.service_principal(value) is None:
                     raise not_found("")
         items = [g for g in directory.visible_grants() if (base_filter is None or base_filter(g)) and predicate(g)]
+        if not navigation and readings.listing_is_incomplete(faults.get("listing_completeness"), bool(predicate.values_of("clientId")),
+                                                             self.eventual(ctx), count):
+            items = readings.omit_for_incomplete_listing(items)
         response = self.page(ctx, opts, items, lambda g: g["id"], lambda g: render_grant(g, ctx.version), select,
                              self.set_fragment("oauth2PermissionGrants", select), count)
         directory.note_grant_read()
@@ -640,9 +655,7 @@ class GraphApi:
         record = new_grant_record(body["clientId"], consent_type, principal_id, body["resourceId"], scope,
                                   body.get("startTime") if beta else None, body.get("expiryTime") if beta else None)
         if record["id"] in directory.grants:
-            if self.app.faults.get("duplicate_status") == 400:
-                raise GraphError(400, "Request_BadRequest", "Permission entry already exists.")
-            raise GraphError(409, "Request_MultipleObjectsWithSameKeyValue", "Permission entry already exists.")
+            raise readings.duplicate_error(self.app.faults.get("duplicate_status"), self.app.faults.get("duplicate_message"))
         directory.create_grant(record, self.replication())
         payload = {"@odata.context": self.context_url(ctx, "oauth2PermissionGrants/$entity")}
         payload.update(render_grant(record, ctx.version))
@@ -660,18 +673,22 @@ class GraphApi:
         self.check_scope_value(scope)
         directory = self.app.directory
         grant = directory.grants.get(grant_id)
-        if grant is None:
+        if grant is None or self.within_write_lag(grant_id):
             raise not_found(grant_id)
         self.check_strict_scopes(scope, directory.service_principal(grant["resourceId"]) or {})
         if "scope" in body:
             directory.update_grant_scope(grant_id, scope, self.replication())
         return Response(204)
 
+    def within_write_lag(self, grant_id: str) -> bool:
+        """write_lag_seconds: a new grant is not yet writable (the replication lag hamilton retries on PATCH/DELETE)."""
+        return readings.within_write_lag(self.app.directory.grant_created_at.get(grant_id), self.app.faults.get("write_lag_seconds"))
+
     def delete_grant(self, ctx: GraphContext, grant_id: str) -> Response:
         del ctx
         self.check_grant_id(grant_id)
         directory = self.app.directory
-        if grant_id not in directory.grants:
+        if grant_id not in directory.grants or self.within_write_lag(grant_id):
             raise not_found(grant_id)
         directory.delete_grant(grant_id, self.replication())
         return Response(204)

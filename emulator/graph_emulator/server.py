@@ -21,7 +21,7 @@ from importlib import resources
 from typing import Optional
 from urllib.parse import parse_qsl, unquote
 
-from . import ENV_FILE, INFO_FILE, certs
+from . import DEACTIVATE_FUNCTION, ENV_FILE, INFO_FILE, UNSET_FILE, certs
 from .control import ControlPlane
 from .faults import CLOUD_GRAPH_ROOTS, WRITE_METHODS, Faults
 from .graph import VERSIONS, GraphApi, query_dict
@@ -283,10 +283,19 @@ def write_connection_files(state_dir: str, info: dict):
         "AZURE_TENANT_ID": info["tenant_id"],
         "AZURE_CLIENT_ID": info["client_id"] or "",
         "AZURE_CLIENT_SECRET": info["client_secret"] or "",
+        # Tokens of the emulator stay in its state dir, not in the user's cache (~/.cache/msgraph.grants).
+        "MSGRAPH_TOKEN_CACHE": os.path.join(state_dir, "token-cache"),
     }
+    # The way back (a later run against a real tenant in the same shell must not go to 127.0.0.1): the
+    # msgraph_emulator_deactivate function defined by env.sh, or `source DIR/unset.sh`.
+    unset = f"unset {' '.join(env)}\nunset -f {DEACTIVATE_FUNCTION} 2>/dev/null || true\n"
     _write_atomic(os.path.join(state_dir, ENV_FILE),
                   "# Written by graph_emulator; source it to point the collection at the emulator.\n"
-                  + "".join(f"export {name}={shlex.quote(value)}\n" for name, value in env.items()))
+                  f"# Undo: {DEACTIVATE_FUNCTION} (or: source {shlex.quote(os.path.join(state_dir, UNSET_FILE))}).\n"
+                  + "".join(f"export {name}={shlex.quote(value)}\n" for name, value in env.items())
+                  + f"{DEACTIVATE_FUNCTION}() {{\n    " + unset.replace("\n", "\n    ").rstrip() + "\n}\n")
+    _write_atomic(os.path.join(state_dir, UNSET_FILE),
+                  "# Written by graph_emulator; source it to undo env.sh (unsets every variable env.sh exports).\n" + unset)
     _write_atomic(os.path.join(state_dir, INFO_FILE), json.dumps(info, indent=2) + "\n")
 
 

@@ -151,6 +151,7 @@ class Directory:
         self._users: dict = {}
         self._upn_index: dict = {}
         self.grants: dict = {}
+        self.grant_created_at: dict = {}  # id -> time.time() of its POST (seeded grants are old: absent)
         self._stale: dict = {}
 
     # ----------------------------------------------------------------- seed
@@ -323,6 +324,7 @@ class Directory:
     def create_grant(self, record: dict, replication: Optional[tuple] = None):
         self._remember_before_write(record["id"], replication)
         self.grants[record["id"]] = record
+        self.grant_created_at[record["id"]] = time.time()
 
     def update_grant_scope(self, gid: str, scope: Optional[str], replication: Optional[tuple] = None):
         self._remember_before_write(gid, replication)
@@ -331,6 +333,7 @@ class Directory:
     def delete_grant(self, gid: str, replication: Optional[tuple] = None):
         self._remember_before_write(gid, replication)
         del self.grants[gid]
+        self.grant_created_at.pop(gid, None)
 
     def _expire_stale(self, now: float):
         for gid in [g for g, v in self._stale.items() if v.reads_left <= 0 and v.until <= now]:

@@ -385,6 +385,14 @@ class TokenService:
                                          "authentication request to the wrong tenant.")
         return resource, None
 
+    def _msi_form_accepted(self, resource: str) -> bool:
+        """msi_resource_form: ``any`` spelling of the resource, or only with (``slash``) / without (``no_slash``) the
+        trailing slash. The token's audience is the normalised root either way, the one Graph accepts."""
+        form = self.app.faults.get("msi_resource_form")
+        if form == "any" or resource.endswith("/.default"):
+            return True
+        return resource.endswith("/") == (form == "slash")
+
     def handle_msi(self, request, segments: list) -> Response:  # pylint: disable=too-many-return-statements
         """App Service managed identity (api-version 2019-08-01), the shape msal.managed_identity parses."""
         del segments
@@ -410,7 +418,9 @@ class TokenService:
                 if params.get(name) and (wanted is None or params[name].lower() != str(wanted).lower()):
                     return fail(400, "No Managed Identity found for specified ClientId/ResourceId/PrincipalId.")
             normalized = normalize_root(resource[:-len("/.default")] if resource.endswith("/.default") else resource)
-            if normalized not in self.issuable_resources():
+            if normalized not in self.issuable_resources() or not self._msi_form_accepted(resource):
+                # App Service answers a resource it cannot issue for with a vague 500 (MSAL's managed_identity.py notes
+                # it); the msi_resource_form readings refuse the other spelling of the Graph root the same way.
                 return fail(500, "An unexpected error occured while fetching the AAD Token.")
             issued = self.issue(appid=identity["client_id"], roles=identity["permissions"], audience=normalized,
                                 oid=identity["principal_id"] or self._object_id_for(identity["client_id"]),

@@ -129,6 +129,30 @@ def cli(*args, env=None):
     return subprocess.run([sys.executable, "-m", "graph_emulator", *args], capture_output=True, text=True, timeout=60, env=run_env, check=False)
 
 
+ENV_SH_VARIABLES = {"MSGRAPH_GRAPH_URL", "AZURE_AUTHORITY_HOST", "MSGRAPH_CA_PATH", "AZURE_TENANT_ID", "AZURE_CLIENT_ID",
+                    "AZURE_CLIENT_SECRET", "MSGRAPH_TOKEN_CACHE"}
+
+
+def assert_env_sh_round_trip(state_dir, info):
+    """Source env.sh in bash, then undo it with the function it defines and with unset.sh: nothing may be left
+    pointing at 127.0.0.1, and a variable env.sh does not own survives."""
+    names = " ".join(sorted(ENV_SH_VARIABLES))
+    show = f'for n in {names}; do printf "%s=%s\\n" "$n" "${{!n-<unset>}}"; done'
+    script = (f"export AZURE_CLOUD_ENVIRONMENT=kept; source {state_dir}/env.sh; {show}; echo ---; "
+              f"msgraph_emulator_deactivate; {show}; type msgraph_emulator_deactivate >/dev/null 2>&1 && echo still-defined; "
+              f"echo ---; source {state_dir}/env.sh; source {state_dir}/unset.sh; {show}; "
+              "type msgraph_emulator_deactivate >/dev/null 2>&1 && echo still-defined; echo \"cloud=$AZURE_CLOUD_ENVIRONMENT\"")
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30, check=True,
+                         env={"PATH": os.environ["PATH"]}).stdout
+    sourced, deactivated, unset = out.split("---\n")
+    assert f"MSGRAPH_GRAPH_URL={info['url']}" in sourced.splitlines() and "<unset>" not in sourced
+    for after in (deactivated, unset):
+        assert after.splitlines()[:len(ENV_SH_VARIABLES)] == [f"{n}=<unset>" for n in sorted(ENV_SH_VARIABLES)]
+        assert "still-defined" not in after and "127.0.0.1" not in after
+    assert unset.splitlines()[-1] == "cloud=kept"
+    assert oct((state_dir / "unset.sh").stat().st_mode & 0o777) == "0o600"
+
+
 def test_cli_start_stop(tmp_path):
     state_dir = tmp_path / "state"
     started = cli("start", "--state-dir", str(state_dir))
@@ -140,9 +164,10 @@ def test_cli_start_stop(tmp_path):
         assert oct((state_dir / "emulator.json").stat().st_mode & 0o777) == "0o600"
         exports = dict(line[len("export "):].split("=", 1) for line in (state_dir / "env.sh").read_text().splitlines()
                        if line.startswith("export "))
-        assert set(exports) == {"MSGRAPH_GRAPH_URL", "AZURE_AUTHORITY_HOST", "MSGRAPH_CA_PATH", "AZURE_TENANT_ID", "AZURE_CLIENT_ID",
-                                "AZURE_CLIENT_SECRET"}
+        assert set(exports) == ENV_SH_VARIABLES
         assert exports["MSGRAPH_GRAPH_URL"] == info["url"] and exports["AZURE_TENANT_ID"] == info["tenant_id"]
+        assert exports["MSGRAPH_TOKEN_CACHE"] == str(state_dir / "token-cache")  # emulator tokens stay in the state dir
+        assert_env_sh_round_trip(state_dir, info)
         health = requests.get(f"{info['url']}/_emulator/health", verify=info["ca_path"], timeout=10).json()
         assert health["pid"] == info["pid"]
         again = cli("start", "--state-dir", str(state_dir))  # idempotent: the running one is reused
