@@ -52,13 +52,13 @@ def item(client='Contoso HR Portal', resource='Microsoft Graph', **kwargs):
 
 
 def single(graph, sleeper, warnings=None, check_mode=False):
-    return GrantService(graph, api_version=graph.api_version, check_mode=check_mode, sleep=sleeper,
-                        warn=None if warnings is None else warnings.append)
+    kwargs = {} if warnings is None else {'warn': warnings.append}
+    return GrantService(graph, api_version=graph.api_version, check_mode=check_mode, sleep=sleeper, **kwargs)
 
 
 def bulk(graph, sleeper, warnings=None):
-    return BulkGrantService(graph, api_version=graph.api_version, sleep=sleeper,
-                            warn=None if warnings is None else warnings.append)
+    kwargs = {} if warnings is None else {'warn': warnings.append}
+    return BulkGrantService(graph, api_version=graph.api_version, sleep=sleeper, **kwargs)
 
 
 def scopes_of(graph, grant_id):
