@@ -328,12 +328,11 @@ def test_reading_knobs_are_validated(emulator, knobs):
 def test_reading_defaults(emulator):
     emulator.control.reset()
     faults = emulator.control.faults()
-    assert {name: faults[name] for name in ("page_size", "navigation_filter", "batch_envelope_on_throttle", "listing_completeness",
-                                             "count_offset", "write_lag_seconds", "batch_special_user_names", "duplicate_message",
-                                             "alternate_key_miss_status", "msi_resource_form")} == {
+    defaults = {
         "page_size": None, "navigation_filter": "honoured", "batch_envelope_on_throttle": 200, "listing_completeness": "complete",
         "count_offset": 0, "write_lag_seconds": 0, "batch_special_user_names": "supported", "duplicate_message": "permission_entry",
         "alternate_key_miss_status": 404, "msi_resource_form": "any"}
+    assert {name: faults[name] for name in defaults} == defaults
 
 
 def test_every_knob_is_documented():
