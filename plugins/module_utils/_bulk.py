@@ -59,9 +59,9 @@ def _read_modify_write(entry):
 
 
 class BulkGrantService(object):
-    def __init__(self, client, api_version='v1.0', check_mode=False, sleep=None):
+    def __init__(self, client, api_version='v1.0', check_mode=False, sleep=None, warn=None):
         kwargs = {'sleep': sleep} if sleep else {}
-        self.single = GrantService(client, api_version=api_version, check_mode=check_mode, **kwargs)
+        self.single = GrantService(client, api_version=api_version, check_mode=check_mode, warn=warn, **kwargs)
         self.client = client
         self.resolver = self.single.resolver
         self.check_mode = check_mode
@@ -106,7 +106,7 @@ class BulkGrantService(object):
         users = dict((k, resolver.user(v)) for k, v in user_lookups.items())
         grants_by_client = {}
         for value, lookup in grant_lookups.items():
-            grants_by_client[sps[('client', value)].id.lower()] = resolver.grants(lookup) or []
+            grants_by_client[sps[('client', value)].id.lower()] = self._client_grants(lookup, sps[('client', value)].id)
 
         # Round 2: grants of clients that were given by display name (their object id is known only now).
         missing = sorted(set(sp.id for (role, _value), sp in sps.items() if role == 'client' and sp.id.lower() not in grants_by_client))
@@ -116,7 +116,7 @@ class BulkGrantService(object):
                 lookup.requests = lookup.requests[:1]  # an object id, never an appId
             resolver.run(lookups)
             for client_id, lookup in zip(missing, lookups):
-                grants_by_client[client_id.lower()] = resolver.grants(lookup) or []
+                grants_by_client[client_id.lower()] = self._client_grants(lookup, client_id)
 
         # Plan every item locally; nothing is written before every item has been checked.
         entries = []
@@ -175,6 +175,14 @@ class BulkGrantService(object):
                 raise record_applied(err, ['{0}: {1}'.format(r['action'], r['label']) for r in done if r['changed']])
         return self._result(entries, removals)
 
+    def _client_grants(self, lookup, client_id):
+        """The grants read through the client's navigation, or (Graph refused the navigation read) through the
+        documented ``clientId`` filter."""
+        grants = self.resolver.grants(lookup)
+        if grants is None:
+            grants = self.single.list_grants("clientId eq '{0}'".format(client_id))
+        return grants
+
     # ------------------------------------------------------------------------------------------------- writes
     def _write(self, entries):
         writes = [e for e in entries if e['plan'].action != ACTION_UNCHANGED]
@@ -206,8 +214,8 @@ class BulkGrantService(object):
             responses, batch_error = err.partial_results, err
         failures = []
         for entry, request, response in zip(writes, requests, responses):
-            if response is not None and (response.status < 300 or (entry['plan'].action == ACTION_DELETED and response.status == 404)):
-                # Done (a 404 on a delete: already gone, absence was the goal).
+            if response is not None and response.status < 300:
+                # Done. (A 404, even on a delete, is decided on the single path: gone, or not replicated yet.)
                 if entry['plan'].action == ACTION_CREATED and response.status < 300 and response.json:
                     entry['after'] = grant_view(response.json)
                 entry['applied'] = True

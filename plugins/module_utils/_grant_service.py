@@ -49,6 +49,8 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_client impor
     is_not_replicated_error,
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._resolve import (
+    ADVANCED_HEADERS,
+    COUNT_PARAM,
     PAGE_SIZE,
     Resolver,
 )
@@ -104,21 +106,28 @@ class ReconcileSettings(object):
 
 
 class GrantService(object):
-    def __init__(self, client, api_version='v1.0', check_mode=False, reconcile=None, sleep=time.sleep):
+    def __init__(self, client, api_version='v1.0', check_mode=False, reconcile=None, sleep=time.sleep, warn=None):
         self.client = client
         self.api_version = api_version
         self.check_mode = check_mode
         self.reconcile = reconcile or ReconcileSettings()
         self.sleep = sleep
-        self.resolver = Resolver(client, api_version)
+        self.resolver = Resolver(client, api_version, warn=warn)
 
     # ---------------------------------------------------------------------------------------------------- reads
     def list_grants(self, odata_filter=None):
-        params = {'$top': PAGE_SIZE}
+        params = [('$top', PAGE_SIZE)]
         if odata_filter:
-            params['$filter'] = odata_filter
+            params.insert(0, ('$filter', odata_filter))
+        # Not narrowed by a client: sent as an advanced query and counted (docs/dev/graph-behaviour.md).
+        advanced = 'clientId' not in (odata_filter or '')
         try:
-            return self.client.get_all(GRANTS_PATH, params=params)
+            if not advanced:
+                return self.client.get_all(GRANTS_PATH, params=params)
+            body = self.client.get(GRANTS_PATH, params=params + [COUNT_PARAM], headers=ADVANCED_HEADERS)
+            items = self.resolver.rest_of(body, ADVANCED_HEADERS)
+            self.resolver.note_count(body.get('@odata.count'), len(items), 'grants')
+            return items
         except GraphError as err:
             # Graph used to answer 404 to a clientId filter naming a client without grants (graph-semantics §3.2).
             if err.status == 404 and odata_filter and 'clientId' in odata_filter:
@@ -307,6 +316,20 @@ class GrantService(object):
             if delay is None or not self._pause(delay):
                 return None
 
+    def _after_write_404(self, key, grant_id, delays, err):
+        """A PATCH or DELETE of a grant this run read or created was answered 404. Graph may not yet have replicated
+        the grant where the write landed (the Terraform provider's client retries this as replication lag): re-read
+        it by key; when the same grant is still listed, wait (within the retry budget) before the caller writes
+        again. Returns the grant now listed for the key, or None when there is none."""
+        found = self.read_grant_by_key(key)
+        if found is None or found.get('id') != grant_id:
+            return found
+        delay = next(delays, None)
+        if delay is None or not self._pause(delay):
+            raise _with_hint(err, 'Graph still lists grant {0} for {1} but answers 404 to writing it, after waiting for '
+                                  'replication within the retry_budget; run again later.'.format(grant_id, key.describe()))
+        return found
+
     def _pause(self, delay):
         """Wait for replication to catch up. The wait counts against the run's retry budget (so that retry_budget
         bounds all the waiting of a run); False, without waiting, when the budget does not allow it."""
@@ -334,6 +357,7 @@ class GrantService(object):
         # have changed the grant while we waited), never re-send the old body.
         read_modify_write = scope_mode != 'exact'
         attempts = _Attempts(prior_error)
+        lag = self.reconcile.delays()
         while True:
             path = '{0}/{1}'.format(GRANTS_PATH, current['id'])
             try:
@@ -349,6 +373,15 @@ class GrantService(object):
                     if plan.action == ACTION_UPDATED:
                         continue
                     return self._converge_existing(key, found, requested, scope_mode, params, attempts_left=attempts_left)
+                if err.status == 404:
+                    found = self._after_write_404(key, current['id'], lag, err)
+                    if found is not None:
+                        # Still there (replication lag, or re-created by someone else): plan again from it and write.
+                        current = grant_view(found)
+                        plan = plan_change(current, requested, scope_mode, 'present')
+                        if plan.action == ACTION_UPDATED:
+                            continue
+                        return self._converge_existing(key, found, requested, scope_mode, params, attempts_left=attempts_left)
                 if err.status == 404 or err.ambiguous:
                     # Gone meanwhile, or unknown outcome: look again and decide from what is there now.
                     found = self._wait_for_grant(key, attempts=2)
@@ -420,12 +453,20 @@ class GrantService(object):
         is read again and planned anew instead of deleted blindly (another writer may have added a scope)."""
         path = '{0}/{1}'.format(GRANTS_PATH, current['id'])
         attempts = _Attempts(prior_error)
+        lag = self.reconcile.delays()
         while True:
             try:
                 attempts.send(self.client.delete, path, retry_throttled=replan is None)
             except GraphError as err:
                 if err.status == 404:
-                    break  # already gone: absence was the goal
+                    # Gone, or not replicated to where the DELETE landed: the read by key decides.
+                    found = self._after_write_404(key, path.rsplit('/', 1)[-1], lag, err)
+                    if found is None:
+                        break  # gone: absence was the goal
+                    if replan is not None and plan_change(grant_view(found), replan[0], replan[1], 'present').action != ACTION_DELETED:
+                        return self._converge_existing(key, found, replan[0], replan[1], params, attempts_left=attempts_left)
+                    path = '{0}/{1}'.format(GRANTS_PATH, found['id'])
+                    continue
                 throttled = err.status == 429 and not err.retries_exhausted
                 if not (throttled or err.ambiguous) or attempts_left <= 0:
                     raise

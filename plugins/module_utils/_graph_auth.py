@@ -1094,7 +1094,16 @@ class ManagedIdentityTokenProvider(_MsalProvider):
                                           http_cache=self.http_cache)
 
     def _acquire(self, client):
-        return client.acquire_token_for_client(resource=self.settings.resource)
+        # Nothing published says whether managed identity endpoints want the Graph resource with or without its
+        # trailing slash (docs/dev/graph-behaviour.md): on an invalid-resource answer, ask once with the other form.
+        resource = self.settings.resource
+        result = client.acquire_token_for_client(resource=resource)
+        if _invalid_resource(result):
+            other = resource[:-1] if resource.endswith('/') else resource + '/'
+            retried = client.acquire_token_for_client(resource=other)
+            if retried and 'access_token' in retried:
+                return retried
+        return result
 
     def _endpoint_hint(self):
         if self.settings.auth_method_requested == 'auto':
@@ -1132,6 +1141,16 @@ class ManagedIdentityTokenProvider(_MsalProvider):
         text = ('the managed identity endpoint (%s) answered with something that is not a token (%s): it is not a '
                 'managed identity endpoint, or a proxy answered in its place.' % (self._endpoint_source(), parser_error))
         return AuthError(text, context=self.settings.describe(), hint=self._endpoint_hint())
+
+
+def _invalid_resource(result):
+    """True when a managed identity endpoint refused the resource (IMDS: invalid_resource; MSAL maps App Service's
+    answer to invalid_scope)."""
+    if not isinstance(result, dict) or 'access_token' in result:
+        return False
+    error = str(result.get('error') or '').lower()
+    return error in ('invalid_resource', 'invalid_scope') or (
+        error == 'invalid_request' and 'resource' in str(result.get('error_description') or '').lower())
 
 
 def make_token_provider(settings, session=None, warn=None):

@@ -70,10 +70,13 @@ BATCH_LIMIT = 20           # Graph JSON batching: at most 20 requests per $batch
 
 READ_METHODS = frozenset(['GET', 'HEAD', 'OPTIONS'])
 BATCH_READ_RETRY_STATUSES = (502, 503, 504)
+# An item answered 424 Failed Dependency was not executed (like a 429): safe to send again.
+BATCH_NOT_RUN_STATUSES = (424, 429)
 RETRY_STATUS_READ = frozenset([429, 502, 503, 504])
 RETRY_STATUS_WRITE = frozenset([429])
 
 DUPLICATE_GRANT_TEXT = 'permission entry already exists'
+DUPLICATE_GRANT_CODE = 'Request_MultipleObjectsWithSameKeyValue'
 NOT_REPLICATED_TEXT = 'does not exist or one of its queried reference-property objects are not present'
 
 _REDACTED = '********'
@@ -182,9 +185,13 @@ class GraphError(Exception):
 
 
 def is_duplicate_grant_error(err):
-    """True for 'Permission entry already exists.' (409 Request_MultipleObjectsWithSameKeyValue, or 400)."""
-    return (isinstance(err, GraphError) and err.status in (400, 409)
-            and DUPLICATE_GRANT_TEXT in (err.message or '').lower())
+    """True for the duplicate-key error: code Request_MultipleObjectsWithSameKeyValue whatever the status or message
+    (docs/dev/graph-behaviour.md), or 'Permission entry already exists.' with 400/409."""
+    if not isinstance(err, GraphError):
+        return False
+    if (err.code or '').lower() == DUPLICATE_GRANT_CODE.lower():
+        return True
+    return err.status in (400, 409) and DUPLICATE_GRANT_TEXT in (err.message or '').lower()
 
 
 def is_not_replicated_error(err):
@@ -573,14 +580,17 @@ class GraphClient(object):
             retry_envelope = all(items[i]['retry_throttled'] for i in pending)
             envelope = self._send('POST', batch_url, {'requests': chunk}, None, state, treat_as=method,
                                   retry_throttled=retry_envelope)
-            if envelope.status == 429:
+            responses = _batch_answers(envelope)
+            if responses is None and envelope.status == 429:
                 # Only when an item must not be re-sent blindly: the envelope's 429 is every item's answer.
                 by_id = dict((items[i]['id'].lower(), {'id': items[i]['id'], 'status': 429, 'headers': dict(envelope.headers),
                                                        'body': envelope.json}) for i in pending)
             else:
-                envelope.raise_for_status()
+                # Graph's pages disagree on the envelope status when items are throttled (200, or 424 per the
+                # throttling page; docs/dev/graph-behaviour.md): whenever it carries the items' answers, use them.
+                if responses is None:
+                    envelope.raise_for_status()
                 self.stats['batches'] += 1
-                responses = (envelope.json or {}).get('responses')
                 if not isinstance(responses, list):
                     raise GraphError('the $batch response has no "responses" list', method='POST', url=batch_url,
                                      ambiguous=(method != 'GET'), request_id=envelope.request_id)
@@ -607,7 +617,7 @@ class GraphClient(object):
                     waits.append(parse_retry_after(resp.headers.get('Retry-After')))
                 # 429 was never applied; a read answered 502/503/504 is safe to repeat. A write item answered 5xx is
                 # returned as is: its outcome is unknown and the caller reconciles it by reading.
-                if (resp.status == 429 and items[i]['retry_throttled']) or (
+                if (resp.status in BATCH_NOT_RUN_STATUSES and items[i]['retry_throttled']) or (
                         resp.status in BATCH_READ_RETRY_STATUSES and items[i]['method'] in READ_METHODS):
                     retry.append(i)
                     if resp.status != 429:
@@ -784,6 +794,10 @@ class GraphClient(object):
                 self._note('%s %s: HTTP 401, acquiring a new token and retrying once' % (method, _path_only(url)))
                 self._token(force_refresh=True)
                 continue
+            if status >= 300 and url.endswith('/$batch') and _batch_answers(resp) is not None:
+                # An envelope that failed but answers item by item: the items say what ran (never re-sent whole).
+                resp.retry_time = state.total()
+                return resp
             if status in retry_statuses or status == 429:
                 retry_after = parse_retry_after(resp.headers.get('Retry-After'))
                 if retry_after:  # absent or 0: back off ourselves rather than hammer the service
@@ -876,6 +890,13 @@ class GraphClient(object):
                 pass
         return GraphResponse(status, headers=entry.get('headers') or {}, json=body, text=text,
                              method=item['method'], url=self.base_url + item['url'])
+
+
+def _batch_answers(envelope):
+    """The ``responses`` list of a ``$batch`` answer whatever its status, or None when it carries none."""
+    body = envelope.json if isinstance(envelope.json, dict) else {}
+    responses = body.get('responses')
+    return responses if isinstance(responses, list) else None
 
 
 def _to_response(raw, method, url, read_only=None):

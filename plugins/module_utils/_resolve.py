@@ -30,6 +30,12 @@ USER_FIELDS = 'id,userPrincipalName,displayName'
 # Delegated permissions moved name between versions; the data is the same.
 SCOPES_PROPERTY = {'v1.0': 'oauth2PermissionScopes', 'beta': 'publishedPermissionScopes'}
 PAGE_SIZE = 999
+# An unfiltered grant listing is sent as an advanced query: users report plain listings silently missing grants
+# (docs/dev/graph-behaviour.md). $count=true is ignored without the header, so both go together.
+ADVANCED_HEADERS = {'ConsistencyLevel': 'eventual'}
+COUNT_PARAM = ('$count', 'true')
+# A 400 to a single-entity form (/{id}, (appId='...')) that does not exist is read like a 404: not this form.
+MISS_STATUSES = (400, 404)
 
 
 def odata_string(value):
@@ -81,22 +87,53 @@ class User(object):
         self.display_name = raw.get('displayName')
 
 
+def plain_get_may_differ(value):
+    """A UPN whose forms are documented for plain requests only (guest '#EXT#', '$' key literal): inside a ``$batch``
+    a 404 for it is confirmed with a plain GET (docs/dev/graph-behaviour.md)."""
+    return not is_guid(value) and ('#' in value or value.startswith('$'))
+
+
+def count_mismatch(count, received, what):
+    """The warning text when a listing's ``@odata.count`` differs from the items received, else None."""
+    if count is None or count == received:
+        return None
+    return ('Graph counted {0} {1} but returned {2} (@odata.count differs from the items received): the listing may '
+            'be incomplete (replication delay); run again later to be sure.'.format(count, what, received))
+
+
 class _Lookup(object):
     """Batch requests for one input value and the rule that turns their answers into one object."""
 
-    def __init__(self, role, value, requests):
+    def __init__(self, role, value, requests, headers=None, miss=(404,)):
         self.role = role
         self.value = value
         self.requests = requests  # list of relative URLs (GET)
+        self.headers = headers    # request headers of every request (advanced queries)
+        self.miss = miss          # statuses meaning "not this form"
         self.responses = []
+        self.batched = False
 
 
 class Resolver(object):
     """Resolves module inputs with as few round trips as Graph allows."""
 
-    def __init__(self, client, api_version='v1.0'):
+    def __init__(self, client, api_version='v1.0', warn=None):
         self.client = client
         self.scopes_property = SCOPES_PROPERTY.get(api_version, SCOPES_PROPERTY['v1.0'])
+        self.warn = warn
+
+    def note_count(self, count, received, what):
+        text = count_mismatch(count, received, what)
+        if text and self.warn is not None:
+            self.warn(text)
+
+    def rest_of(self, body, headers=None):
+        """The items of a first page ``body`` plus those of every page after it (a request only per nextLink)."""
+        items = list(body.get('value') or [])
+        next_link = body.get('@odata.nextLink')
+        if next_link:
+            items.extend(self.client.get_all(next_link, headers=headers))
+        return items
 
     # -- request builders -------------------------------------------------------------------------------------
     def service_principal_lookup(self, role, value, with_scopes=False):
@@ -106,6 +143,7 @@ class Resolver(object):
                 relative_url('/servicePrincipals/{0}'.format(value), [('$select', fields)]),
                 relative_url("/servicePrincipals(appId='{0}')".format(value), [('$select', fields)]),
             ]
+            return _Lookup(role, value, requests, miss=MISS_STATUSES)
         else:
             requests = [relative_url('/servicePrincipals', [
                 ('$filter', 'displayName eq {0}'.format(odata_string(value))),
@@ -121,16 +159,23 @@ class Resolver(object):
     def client_grants_lookup(client_value, odata_filter=None):
         """Grants whose client is ``client_value`` (object id or appId), through the client's navigation path.
 
-        This lets the first round trip read the grants before the client's object id is known.
+        This lets the first round trip read the grants before the client's object id is known. Nothing published
+        says Graph honours ``$filter`` there: the caller checks every grant's key locally, and a 400 (filter
+        rejected) makes ``grants`` answer None so that the caller falls back to the documented root query. An
+        unfiltered read is an advanced query (complete, counted).
         """
         params = [('$top', PAGE_SIZE)]
+        headers = None
         if odata_filter:
             params.insert(0, ('$filter', odata_filter))
+        else:
+            params.append(COUNT_PARAM)
+            headers = dict(ADVANCED_HEADERS)
         requests = [
             relative_url('/servicePrincipals/{0}/oauth2PermissionGrants'.format(client_value), params),
             relative_url("/servicePrincipals(appId='{0}')/oauth2PermissionGrants".format(client_value), params),
         ]
-        return _Lookup('grants', client_value, requests)
+        return _Lookup('grants', client_value, requests, headers=headers, miss=MISS_STATUSES)
 
     # -- execution ---------------------------------------------------------------------------------------------
     def run(self, lookups):
@@ -139,24 +184,25 @@ class Resolver(object):
         flat = []
         for lookup in lookups:
             for url in lookup.requests:
-                flat.append({'method': 'GET', 'url': url})
+                flat.append(dict({'method': 'GET', 'url': url}, **({'headers': lookup.headers} if lookup.headers else {})))
         if not flat:
             return
         if len(flat) == 1:
-            responses = [self.client.request('GET', flat[0]['url'], raise_for_status=False)]
+            responses = [self.client.request('GET', flat[0]['url'], headers=flat[0].get('headers'), raise_for_status=False)]
         else:
             responses = self.client.batch(flat)
         index = 0
         for lookup in lookups:
             lookup.responses = responses[index:index + len(lookup.requests)]
+            lookup.batched = len(flat) > 1
             index += len(lookup.requests)
 
     # -- interpretation ----------------------------------------------------------------------------------------
     def _found(self, lookup):
-        """Bodies of the 2xx answers; 404 means 'not this form'; anything else is a real error."""
+        """Bodies of the 2xx answers; 404 (or a 400 to a key form) means 'not this form'; else a real error."""
         found = []
         for url, response in zip(lookup.requests, lookup.responses):
-            if response.status == 404:
+            if response.status in lookup.miss:
                 continue
             if response.status >= 300:
                 raise error_from_response(response, 'GET', url)
@@ -177,12 +223,12 @@ class Resolver(object):
             return ServicePrincipal(found[0], self.scopes_property)
         candidates = []
         for body in found:
-            candidates.extend(body.get('value') or [])
+            candidates.extend(self.rest_of(body))  # a filtered query may answer an empty page and a nextLink
         if not candidates:
             raise GrantInputError(
                 "No service principal found for {0} '{1}' (searched servicePrincipals with displayName eq {2}). "
-                "Display names are matched exactly and case-sensitively by Graph; give the object id or appId "
-                "instead if unsure.".format(role, value, odata_string(value)))
+                "Graph compares the whole display name (whether it ignores case is not documented); give the object "
+                "id or appId instead if unsure.".format(role, value, odata_string(value)))
         if len(candidates) > 1:
             listing = '; '.join('id {0}, appId {1}'.format(c.get('id'), c.get('appId')) for c in candidates)
             raise GrantInputError(
@@ -192,6 +238,10 @@ class Resolver(object):
 
     def user(self, lookup):
         found = self._found(lookup)
+        if not found and lookup.batched and plain_get_may_differ(lookup.value):
+            # Documented for plain requests only: ask again outside the $batch before concluding.
+            lookup.responses = [self.client.request('GET', lookup.requests[0], raise_for_status=False)]
+            found = self._found(lookup)
         if not found:
             raise GrantInputError(
                 "No user found for principal '{0}' (GET {1}). Give the user's object id or exact "
@@ -199,16 +249,16 @@ class Resolver(object):
         return User(found[0])
 
     def grants(self, lookup):
-        """All grants listed for the client (following every nextLink), or None when the client form missed."""
+        """All grants listed for the client (following every nextLink), or None when no form answered (the client
+        form missed, or Graph refused the navigation's filter): the caller then reads ``/oauth2PermissionGrants``."""
         for url, response in zip(lookup.requests, lookup.responses):
-            if response.status == 404:
+            if response.status in lookup.miss:
                 continue
             if response.status >= 300:
                 raise error_from_response(response, 'GET', url)
             body = response.json or {}
-            items = list(body.get('value') or [])
-            next_link = body.get('@odata.nextLink')
-            if next_link:
-                items.extend(self.client.get_all(next_link))
+            items = self.rest_of(body, lookup.headers)
+            if lookup.headers:
+                self.note_count(body.get('@odata.count'), len(items), 'grants of client {0}'.format(lookup.value))
             return items
         return None

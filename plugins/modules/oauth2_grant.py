@@ -301,7 +301,7 @@ def main():
         module.fail_json(msg=problem)
     graph = GraphModule(module)
     with graph.failing_cleanly():
-        service = GrantService(graph.client(), api_version=graph.api_version, check_mode=module.check_mode)
+        service = GrantService(graph.client(), api_version=graph.api_version, check_mode=module.check_mode, warn=module.warn)
         result = service.ensure(module.params)
     if not module._diff:
         result.pop('diff', None)

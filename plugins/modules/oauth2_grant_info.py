@@ -159,7 +159,7 @@ def main():
     )
     graph = GraphModule(module)
     with graph.failing_cleanly():
-        service = GrantService(graph.client(), api_version=graph.api_version)
+        service = GrantService(graph.client(), api_version=graph.api_version, warn=module.warn)
         grants = service.query(module.params, resolve_names=module.params['resolve_names'])
     module.exit_json(changed=False, grants=grants)
 

@@ -207,7 +207,7 @@ def main():
         module.fail_json(msg='Invalid grants: ' + ' '.join(problems))
     graph = GraphModule(module)
     with graph.failing_cleanly():
-        service = BulkGrantService(graph.client(), api_version=graph.api_version, check_mode=module.check_mode)
+        service = BulkGrantService(graph.client(), api_version=graph.api_version, check_mode=module.check_mode, warn=module.warn)
         result = service.ensure_all(module.params['grants'], exclusive=module.params['exclusive'],
                                     include_user_consents=module.params['exclusive_include_user_consents'])
     diffs = [r['diff'] for r in result['results'] + result['removed'] if r['changed']]

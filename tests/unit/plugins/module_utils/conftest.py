@@ -17,7 +17,21 @@ Faults (see ``add_fault``) and consistency knobs:
 - ``ghost_deleted_grants``: a deleted grant stays visible to that many further grant reads;
 - ``duplicate_status``: 409 (default) or 400 for "Permission entry already exists.";
 - ``client_filter_404``: a ``clientId`` filter matching nothing answers 404 (as Graph did, graph-semantics §3.2);
-- ``page_size`` / ``empty_pages``: paging with ``@odata.nextLink`` (and empty pages carrying one);
+- ``page_size`` / ``empty_pages``: paging with ``@odata.nextLink`` (and empty pages carrying one), for every collection
+  (grants, navigations, service principals by filter);
+
+Readings of Graph where Microsoft's sources are silent or disagree (docs/dev/graph-behaviour.md), same names as the
+emulator's knobs:
+- ``navigation_filter``: ``honoured`` (default), ``ignored`` (every grant of the client comes back) or ``rejected``
+  (400 Request_UnsupportedQuery) for ``$filter`` on ``/servicePrincipals/{id|(appId=...)}/oauth2PermissionGrants``;
+- ``listing_completeness``: ``complete`` or ``advanced_only`` (a grant listing without a clientId filter omits the
+  last grant unless sent with ``ConsistencyLevel: eventual`` and ``$count=true``); ``count_offset`` is added to the
+  ``@odata.count`` of advanced listings; ``$count=true`` without the header is ignored, as Graph does;
+- ``batch_special_user_names``: ``supported`` or ``not_found`` (a guest ``#EXT#`` or ``$`` UPN inside ``$batch``
+  answers 404; a plain GET finds it);
+- ``duplicate_message``: ``permission_entry`` or ``other`` (the code stays Request_MultipleObjectsWithSameKeyValue);
+- ``alternate_key_miss_status``: 404 or 400 for ``/servicePrincipals/{id}`` or ``(appId='...')`` naming nothing;
+- replication lag on writes: ``add_fault('PATCH'|'DELETE', path, 'status', status=404)`` (nothing applied);
 - ``max_calls``: more requests than this (2000) is a violation, so an unbounded retry loop fails fast;
 - ``lose_batch_answers``: that many ``$batch`` requests holding writes are applied, then answered with an
   ambiguous GraphError whose ``partial_results`` are all None (the envelope's answer was lost);
@@ -187,7 +201,8 @@ class Call(object):
     """One request as the fake saw it: ``method``, ``path`` (decoded), ``raw_path`` (as sent), ``query`` (decoded
     dict), ``body``, ``via`` ('request' or 'batch') and ``batch`` (the index of the $batch it came in)."""
 
-    def __init__(self, method, raw_url, body, via, batch=None):
+    def __init__(self, method, raw_url, body, via, batch=None, headers=None):
+        self.headers = dict((k.lower(), v) for k, v in (headers or {}).items())
         self.method = method
         self.raw_url = raw_url
         parts = raw_url.split('?', 1)
@@ -267,6 +282,12 @@ class FakeGraph(object):
         self.client_filter_404 = False
         self.page_size = None
         self.empty_pages = False
+        self.navigation_filter = 'honoured'
+        self.listing_completeness = 'complete'
+        self.count_offset = 0
+        self.batch_special_user_names = 'supported'
+        self.duplicate_message = 'permission_entry'
+        self.alternate_key_miss_status = 404
         self.unique_keys = True
         self.max_calls = 2000
         self.duplicate_posts = 0   # POSTs that named a key which already had a grant
@@ -363,7 +384,7 @@ class FakeGraph(object):
     # ------------------------------------------------------------------------------------- GraphClient API
     def request(self, method, path, params=None, json=None, headers=None, raise_for_status=True):
         method = method.upper()
-        response = self._perform(method, self._relative(path, params), json, via='request')
+        response = self._perform(method, self._relative(path, params), json, via='request', headers=headers)
         if raise_for_status and not response.ok:
             raise error_from_response(response)
         return response
@@ -379,7 +400,7 @@ class FakeGraph(object):
             pages += 1
             if pages > 1000:
                 self._violate('get_all followed more than 1000 pages (a nextLink loop?)')
-            response = self._perform('GET', url, None, via='request')
+            response = self._perform('GET', url, None, via='request', headers=headers)
             if not response.ok:
                 raise error_from_response(response)
             body = response.json or {}
@@ -426,7 +447,7 @@ class FakeGraph(object):
             if req.get('body') is not None and method not in WRITE_METHODS:
                 self._violate('batch request #%d: a body on %s' % (number, method))
             url = self._relative(str(req['url']), req.get('params'))
-            responses.append(self._perform(method, url, req.get('body'), via='batch', batch=index))
+            responses.append(self._perform(method, url, req.get('body'), via='batch', batch=index, headers=req.get('headers')))
         if self.lose_batch_answers and any(str(req['method']).upper() in WRITE_METHODS for req in requests_):
             # Graph applied every item, but the answer to the $batch was lost (as GraphClient.batch reports it).
             self.lose_batch_answers -= 1
@@ -462,8 +483,8 @@ class FakeGraph(object):
     def _error(self, method, url, status, code, message):
         return self._response(method, url, status, _error_body(code, message))
 
-    def _perform(self, method, url, body, via, batch=None):
-        call = Call(method, url, body, via, batch)
+    def _perform(self, method, url, body, via, batch=None, headers=None):
+        call = Call(method, url, body, via, batch, headers)
         self.calls.append(call)
         if len(self.calls) > self.max_calls:
             self._violate('more than %d requests: a retry loop that does not end?' % self.max_calls)
@@ -560,9 +581,15 @@ class FakeGraph(object):
                         self._violate('bad appId key literal in %s' % url)
                     sp = next((s for s in self.sps.values() if _same_id(s['appId'], app_id)), None)
                 if sp is None:
+                    if self.alternate_key_miss_status == 400:
+                        return self._error('GET', url, 400, 'Request_BadRequest',
+                                           "Invalid object identifier '%s'." % (m.group(1) or m.group(2)))
                     return self._error('GET', url, 404, 'Request_ResourceNotFound',
                                        NOT_REPLICATED_MESSAGE.format(m.group(1) or m.group(2)))
                 if m.group(3):
+                    if '$filter' in query and self.navigation_filter == 'rejected':
+                        return self._error('GET', url, 400, 'Request_UnsupportedQuery',
+                                           'Unsupported Query.')
                     return self._list_grants(call, client=sp['id'])
                 if '$filter' in query:
                     self._violate('$filter on a single entity: %s' % url)
@@ -607,15 +634,18 @@ class FakeGraph(object):
 
     def _list_sps(self, call):
         query, url = call.query, call.raw_url
+        if '$skiptoken' in query:
+            return self._list_grants(call)  # a later page (the page store serves every collection)
         if '$filter' not in query:
             self._violate('listing every service principal: %s' % url)
         try:
             clauses = parse_filter(query['$filter'], ('displayName', 'appId'))
         except ValueError as exc:
             self._violate('bad $filter in %s: %s' % (url, exc))
-        items = [s for s in self.sps.values()
+        items = [self._sp_view(s, query, url) for s in self.sps.values()
                  if all((s.get(p) == v if p == 'displayName' else _same_id(s.get(p), v)) for p, v in clauses)]
-        return self._response('GET', url, 200, {'value': [self._sp_view(s, query, url) for s in items]})
+        size = self.page_size or int(query.get('$top') or 100)
+        return self._page(url, call.path, items, size)
 
     def _get_user(self, call, match):
         url = call.raw_url
@@ -634,6 +664,9 @@ class FakeGraph(object):
             self._violate('$filter on a single entity: %s' % url)
         user = self.users.get(key.lower()) if is_guid(key) else next(
             (u for u in self.users.values() if u['userPrincipalName'].lower() == key.lower()), None)
+        if (call.via == 'batch' and self.batch_special_user_names == 'not_found' and not is_guid(key)
+                and ('#' in key or key.startswith('$'))):
+            user = None
         if user is None:
             return self._error('GET', url, 404, 'Request_ResourceNotFound', NOT_REPLICATED_MESSAGE.format(key))
         fields = [f for f in call.query.get('$select', '').split(',') if f] or sorted(USER_SELECTABLE)
@@ -677,6 +710,8 @@ class FakeGraph(object):
                 clauses = parse_filter(query['$filter'], GRANT_PROPS)
             except ValueError as exc:
                 self._violate('bad $filter in %s: %s' % (url, exc))
+        if client is not None and self.navigation_filter == 'ignored':
+            clauses = []
         for prop, value in clauses:
             if prop == 'consentType' and value not in CONSENT_TYPES:
                 self._violate("consentType eq '%s': the value is case-sensitive (graph-semantics I6)" % value)
@@ -702,13 +737,23 @@ class FakeGraph(object):
         if (client is None and self.client_filter_404 and not items
                 and any(prop == 'clientId' for prop, _v in clauses)):
             return self._error('GET', url, 404, 'Request_ResourceNotFound', NOT_REPLICATED_MESSAGE.format(''))
+        # $count=true counts only with ConsistencyLevel: eventual (else Graph ignores it).
+        advanced = query.get('$count') == 'true' and call.headers.get('consistencylevel') == 'eventual'
+        if '$count' in query and query['$count'] != 'true':
+            self._violate('$count=%s in %s' % (query['$count'], url))
+        count = len(items) + self.count_offset if advanced else None
+        narrowed = client is None and any(prop == 'clientId' for prop, _v in clauses)
+        if self.listing_completeness == 'advanced_only' and not advanced and not narrowed and items:
+            items = items[:-1]  # the plain listing silently misses a grant
         size = self.page_size or int(query.get('$top') or 100)
-        return self._page(url, call.path, items, size)
+        return self._page(url, call.path, items, size, count=count)
 
-    def _page(self, url, path, items, size, empty_first=None):
+    def _page(self, url, path, items, size, empty_first=None, count=None):
         if empty_first is None:
             empty_first = self.empty_pages
         body = {'@odata.context': '%s/$metadata#oauth2PermissionGrants' % self.base_url}
+        if count is not None:
+            body['@odata.count'] = count
         if empty_first and items:
             # An empty page that still carries a nextLink (graph-semantics §3.2).
             page, rest, empty_next = [], items, False
@@ -767,8 +812,10 @@ class FakeGraph(object):
             self.duplicate_posts += 1
             if self.unique_keys:
                 code = ('Request_MultipleObjectsWithSameKeyValue' if self.duplicate_status == 409
-                        else 'Request_BadRequest')
-                return self._error('POST', url, self.duplicate_status, code, DUPLICATE_MESSAGE)
+                        or self.duplicate_message == 'other' else 'Request_BadRequest')
+                message = DUPLICATE_MESSAGE if self.duplicate_message == 'permission_entry' else (
+                    'Another object with the same value for property clientId already exists.')
+                return self._error('POST', url, self.duplicate_status, code, message)
             gid = base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes).decode('ascii').rstrip('=')
         else:
             gid = grant_id_for(body['clientId'], body['resourceId'], body.get('principalId'))

@@ -401,6 +401,7 @@ class IdP(object):
         self.issued = []
         self.fail_with = None
         self.msi_header = 'msi-header-value'
+        self.msi_resource_form = 'any'  # 'slash' / 'no_slash': the only form the endpoint accepts
         server.handler = self.handle
 
     def handle(self, rec):
@@ -423,6 +424,9 @@ class IdP(object):
         if rec.path == '/msi/token':
             if rec.headers.get('X-IDENTITY-HEADER') != self.msi_header:
                 return (401, {'statusCode': 401, 'message': 'bad identity header'})
+            resource = rec.args.get('resource') or ''
+            if (self.msi_resource_form == 'slash') != resource.endswith('/') and self.msi_resource_form != 'any':
+                return (400, {'statusCode': 400, 'message': 'invalid resource %s' % resource})
             body = self._token(rec.args.get('resource'))
             body['expires_on'] = str(int(time.time()) + 3600)
             body.pop('expires_in')
@@ -662,6 +666,19 @@ def test_managed_identity_app_service(idp, pki, tmp_path, monkeypatch, guard_hos
     before = len(idp.server.requests)
     assert make_token_provider(settings, requests.Session()).get_token() == idp.issued[0]
     assert len(idp.server.requests) == before
+
+
+@pytest.mark.parametrize('form', ['slash', 'no_slash'])
+def test_managed_identity_accepts_the_resource_with_or_without_a_trailing_slash(idp, pki, tmp_path, monkeypatch,
+                                                                                guard_hosts, form):
+    idp.msi_resource_form = form
+    monkeypatch.setenv('IDENTITY_ENDPOINT', idp.server.url + '/msi/token')
+    monkeypatch.setenv('IDENTITY_HEADER', idp.msi_header)
+    settings = resolve_connection(emulator_params(idp.server, pki, tmp_path / 'c', tenant_id=None, client_id=None))
+    assert make_token_provider(settings, requests.Session()).get_token() == idp.issued[0]
+    asked = [r.args['resource'] for r in idp.token_requests()]
+    # The configured form (no slash) first; the other one once, only when the endpoint refused the first.
+    assert asked == ([idp.server.url, idp.server.url + '/'] if form == 'slash' else [idp.server.url])
 
 
 def test_managed_identity_failure_in_auto_mode_explains_what_to_set(idp, pki, tmp_path, monkeypatch):

@@ -1012,3 +1012,37 @@ def test_batch_of_writes_refused_in_a_later_chunk_says_which_writes_landed(http_
     err = info.value
     assert err.status == 403 and not err.ambiguous
     assert [r.status for r in err.partial_results[:20]] == [204] * 20 and err.partial_results[20:] == [None] * 5
+
+
+# ------------------------------------------------------------------ $batch envelope that is not 200 (issue 12.2)
+@pytest.mark.parametrize('status', [424, 429, 400])
+def test_batch_envelope_not_200_with_responses_is_handled_item_by_item(http_server, clock, status):
+    """The throttling page says a batch holding throttled items fails with 424; the batching page says 200. Either
+    way the items' answers are used: the throttled read is re-sent after its Retry-After, the write that ran is not
+    re-sent, the throttled write whose body came from a read is returned to the caller."""
+    http_server.add(status, {'responses': [
+        {'id': '0', 'status': 429, 'headers': {'Retry-After': '3'}, 'body': graph_error(429, 'TooManyRequests', 'x')},
+        {'id': '1', 'status': 201, 'body': {'id': 'new'}},
+        {'id': '2', 'status': 429, 'headers': {'Retry-After': '2'}, 'body': graph_error(429, 'TooManyRequests', 'x')},
+    ]})
+    http_server.add(200, {'responses': [{'id': '0', 'status': 200, 'body': {'id': 'u0'}}]})
+    client = make_client(http_server, clock)
+    results = client.batch([
+        {'method': 'GET', 'url': '/users/0'},
+        {'method': 'POST', 'url': '/oauth2PermissionGrants', 'body': {'scope': 'c'}},
+        {'method': 'PATCH', 'url': '/oauth2PermissionGrants/g1', 'body': {'scope': 'a b'}, 'retry_throttled': False},
+    ])
+    assert [[item['id'] for item in r.json['requests']] for r in http_server.requests] == [['0', '1', '2'], ['0']]
+    assert clock.sleeps == [3.0]
+    assert [r.status for r in results] == [200, 201, 429]
+
+
+def test_batch_items_answered_424_are_sent_again(http_server, clock):
+    http_server.add(424, {'responses': [
+        {'id': '0', 'status': 424, 'body': graph_error(424, 'FailedDependency', 'x')},
+        {'id': '1', 'status': 200, 'body': {'id': 'u1'}},
+    ]})
+    http_server.add(200, {'responses': [{'id': '0', 'status': 200, 'body': {'id': 'u0'}}]})
+    client = make_client(http_server, clock)
+    results = client.batch([{'method': 'GET', 'url': '/users/0'}, {'method': 'GET', 'url': '/users/1'}])
+    assert [r.status for r in results] == [200, 200] and len(http_server.requests) == 2

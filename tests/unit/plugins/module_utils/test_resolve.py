@@ -302,11 +302,20 @@ def test_client_grants_of_a_missing_client_are_none(graph):
 
 
 def test_client_grants_error_is_raised(graph):
-    graph.add_fault('GET', r'oauth2PermissionGrants$', 'status', status=400, code='Request_UnsupportedQuery',
-                    message='Filter is invalid.')
+    graph.add_fault('GET', r'oauth2PermissionGrants$', 'status', times=2, status=403, code='Authorization_RequestDenied',
+                    message='Insufficient privileges to complete the operation.')
     resolver = Resolver(graph)
     lookup = resolver.client_grants_lookup(CLIENT_ID)
     resolver.run([lookup])
     with pytest.raises(GraphError) as info:
         resolver.grants(lookup)
-    assert info.value.status == 400
+    assert info.value.status == 403
+
+
+def test_client_grants_refused_with_400_answers_none_so_the_caller_falls_back(graph):
+    graph.add_fault('GET', r'oauth2PermissionGrants$', 'status', times=2, status=400, code='Request_UnsupportedQuery',
+                    message='Filter is invalid.')
+    resolver = Resolver(graph)
+    lookup = resolver.client_grants_lookup(CLIENT_ID, "consentType eq 'AllPrincipals'")
+    resolver.run([lookup])
+    assert resolver.grants(lookup) is None

@@ -74,8 +74,8 @@ def run_module(graph, sleeper, monkeypatch, capsys):
         for name in names:
             monkeypatch.delenv(name, raising=False)
     defaults = GrantService.__init__.__defaults__
-    assert len(defaults) == 4 and callable(defaults[-1]), 'GrantService.__init__ changed: adapt this fixture'
-    monkeypatch.setattr(GrantService.__init__, '__defaults__', defaults[:-1] + (sleeper,))
+    assert len(defaults) == 5 and callable(defaults[-2]), 'GrantService.__init__ changed: adapt this fixture'
+    monkeypatch.setattr(GrantService.__init__, '__defaults__', defaults[:-2] + (sleeper, defaults[-1]))
     built = []
 
     def run(main, args, check=False, diff=False, fake=None):
