@@ -324,7 +324,7 @@ def test_retry_notes_go_to_module_debug(http_server):
     module = FakeModule(access_token='pre-acquired-token-abcdef', graph_url=http_server.url)
     graph = GraphModule(module, sleep=lambda s: None)
     assert graph.client().get('/x') == {'ok': 1}
-    assert any('HTTP 429, retrying' in line for line in module.debugs)
+    assert any('HTTP 429 with Retry-After; retrying in' in line for line in module.debugs)
     assert not any('pre-acquired-token-abcdef' in line for line in module.debugs)
 
 
