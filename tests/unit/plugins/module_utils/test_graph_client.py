@@ -1045,3 +1045,25 @@ def test_batch_of_writes_refused_in_a_later_chunk_says_which_writes_landed(http_
     err = info.value
     assert err.status == 403 and not err.ambiguous
     assert [r.status for r in err.partial_results[:20]] == [204] * 20 and err.partial_results[20:] == [None] * 5
+
+
+# ---------------------------------------------------------------- a $batch is an implementation detail: name its work
+
+def test_a_refused_batch_is_named_by_what_it_carries(http_server, clock):
+    http_server.add(403, graph_error(403, 'Authorization_RequestDenied', 'Insufficient privileges'))
+    client = make_client(http_server, clock)
+    with pytest.raises(GraphError) as info:
+        client.batch([{'method': 'GET', 'url': "/servicePrincipals(appId='a')"},
+                      {'method': 'GET', 'url': '/servicePrincipals/b?$select=id'},
+                      {'method': 'POST', 'url': '/oauth2PermissionGrants', 'body': {}}])
+    text = str(info.value)
+    assert '$batch' not in text
+    assert text.startswith('GET /servicePrincipals (2 requests) and POST /oauth2PermissionGrants failed: HTTP 403')
+
+
+def test_batch_item_retries_are_listed_by_what_they_do(http_server, clock):
+    http_server.add(200, {'responses': [{'id': '0', 'status': 429, 'headers': {'Retry-After': '2'}}]})
+    http_server.add(200, {'responses': [{'id': '0', 'status': 200, 'body': {'v': 1}}]})
+    client = make_client(http_server, clock)
+    assert client.batch([{'method': 'GET', 'url': '/users/u1'}])[0].json == {'v': 1}
+    assert client.retry_log.entries == [dict(what='GET /users', why='HTTP 429', waited=2.0)]
