@@ -803,7 +803,7 @@ class GraphClient(object):
                     if (connect_failures >= CONNECT_ATTEMPTS or self.connect_spent + delay > CONNECT_BUDGET
                             or not state.can_wait(delay)):
                         raise GraphError(
-                            'cannot connect to Microsoft Graph at %s (%s)' % (self.graph_root, connect_reason(exc)),
+                            'cannot connect to Microsoft Graph at %s (%s).' % (self.graph_root, connect_reason(exc)),
                             method=method, url=url, retry_time=state.total(), attempts=attempt,
                             retries_exhausted=True, hint=unreachable_hint(self.graph_root))
                     self.connect_spent += delay
