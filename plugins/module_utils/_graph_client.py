@@ -752,7 +752,7 @@ class GraphClient(object):
         return '%s %s' % (method, _path_only(url))
 
     def _wait(self, state, delay, what, why):
-        """Wait before a retry: logged (syslog, -vvv debug), listed in ``retry_log``, charged to ``state``."""
+        """Wait before a retry: listed in ``retry_log`` (the module result), logged, charged to ``state``."""
         self._note('%s: %s; retrying in %.1f s' % (what, why, delay))
         self.retry_log.add(what, why, delay)
         state.retries += 1

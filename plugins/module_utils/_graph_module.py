@@ -248,7 +248,7 @@ class GraphModule(object):
                 setattr(module, name, with_retries(getattr(module, name)))
 
     def _log(self, text):
-        # Retries are worth seeing with -vvv (module.debug) and in syslog/journal (module.log); never tokens.
+        # module.debug only reaches the log with ANSIBLE_DEBUG; users see retries in ``retries`` and the warning.
         try:
             self.module.debug(text)
         except Exception:  # pragma: no cover
