@@ -109,7 +109,7 @@ options:
     choices: [v1.0, beta]
   validate_certs:
     description:
-      - Whether TLS certificates of Microsoft Graph and of the login host are verified. Only disable this for tests:
+      - Whether TLS certificates of Microsoft Graph and of the login host are verified. Only disable this for tests;
         the module warns when it is V(false), since any server could then pose as Graph and receive the token.
       - If not set, the environment variable E(MSGRAPH_VALIDATE_CERTS) is used.
     type: bool
@@ -135,7 +135,7 @@ options:
         most 60 seconds of that). C(Retry-After) is honoured; otherwise the wait grows exponentially with jitter.
         When the next wait would exceed the budget the task fails and says how long it tried.
       - A connection that cannot be opened (refused, host name not resolved, connect timeout) is not retried for the
-        whole budget: 3 attempts and at most 10 seconds of such failures per task, then the task fails and names the
+        whole budget (3 attempts and at most 10 seconds of such failures per task); then the task fails and names the
         Graph root it could not reach.
       - A task that retried returns C(retries) (what was retried, why, seconds waited; shown with C(-v)) and warns.
       - A scope change computed from the current grant (C(scope_mode=append) or C(scope_mode=remove)) that is
