@@ -13,6 +13,9 @@ Design notes (see docs/dev/architecture.md):
 - Reads are retried on 429/502/503/504, connection errors and timeouts. Writes are retried only on 429 (Graph does not
   apply a throttled request) and when the connection could not even be opened; any other failure of a write
   (timeout, dropped connection, 5xx) raises ``GraphError(ambiguous=True)``: the caller must re-read.
+- A connection that cannot be opened (refused, name not resolved, connect timeout) means Graph is not there, not that
+  it is busy: it has a short budget of its own (``_graph_retries.CONNECT_*``), so a stale graph_url fails in seconds.
+- Every retry is recorded in ``retry_log`` (what, why, seconds waited), which the modules return as ``retries``.
 - All waiting goes through an injectable ``sleep`` and is bounded by one retry budget for the whole run (all the
   operations of one client), not per request: a run throttled again and again still ends within the budget.
 - A read-modify-write (a PATCH or DELETE whose body was computed from what the caller read) must not be re-sent
