@@ -151,8 +151,8 @@ def cases(ctx):  # pylint: disable=too-many-statements
     # -- tokens and permissions (401/403)
     add(Case("expired access token (401)", grant(access_token=ctx["token_expired"]),
              ["HTTP 401", "expired", "has not expired"]))
-    add(Case("malformed access token (401)", grant(access_token="not-a-jwt-token-value"),
-             ["HTTP 401", "CompactToken", "Check that the token"]))
+    add(Case("malformed access token (not a JWT, refused before any request)", grant(access_token="not-a-jwt-token-value"),
+             ["access_token", "is not a JWT", "MSGRAPH_ACCESS_TOKEN", "eyJ"]))
     add(Case("token for another cloud (401)", grant(access_token=ctx["token_wrong_aud"]),
              ["HTTP 401", "Invalid audience", "cloud / graph_url"]))
     add(Case("app without permissions (403)", grant(),
