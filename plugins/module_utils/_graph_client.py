@@ -568,6 +568,7 @@ class GraphClient(object):
                 except GraphError as err:
                     if (err.url or '').endswith('/$batch'):
                         err.what = self._batch_what
+                        err.message = err.message.replace('the $batch ', 'the ')
                     if err.ambiguous:
                         unknown = unknown or err
                         continue  # the other batches are independent: send them

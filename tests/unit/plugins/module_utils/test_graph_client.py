@@ -1067,3 +1067,11 @@ def test_batch_item_retries_are_listed_by_what_they_do(http_server, clock):
     client = make_client(http_server, clock)
     assert client.batch([{'method': 'GET', 'url': '/users/u1'}])[0].json == {'v': 1}
     assert client.retry_log.entries == [dict(what='GET /users', why='HTTP 429', waited=2.0)]
+
+
+def test_a_malformed_batch_answer_does_not_name_the_batch(http_server, clock):
+    http_server.add(200, {'unexpected': True})
+    client = make_client(http_server, clock)
+    with pytest.raises(GraphError) as info:
+        client.batch([{'method': 'GET', 'url': '/users/u1'}, {'method': 'GET', 'url': '/users/u2'}])
+    assert str(info.value).startswith('GET /users (2 requests) failed: the response has no "responses" list')
