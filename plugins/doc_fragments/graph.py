@@ -111,7 +111,8 @@ options:
     choices: [v1.0, beta]
   validate_certs:
     description:
-      - Whether TLS certificates of Microsoft Graph and of the login host are verified. Only disable this for tests.
+      - Whether TLS certificates of Microsoft Graph and of the login host are verified. Only disable this for tests;
+        the module warns when it is V(false), since any server could then pose as Graph and receive the token.
       - If not set, the environment variable E(MSGRAPH_VALIDATE_CERTS) is used.
     type: bool
     default: true
@@ -133,10 +134,14 @@ options:
   retry_budget:
     description:
       - Total number of seconds the whole task (every request it sends) may spend retrying throttled (HTTP 429) or
-        transiently failing (HTTP 502, 503, 504, connection errors for reads) requests, and waiting for Graph's
-        replication to catch up (a service principal, user or grant that is not visible yet; at most 60 seconds of
-        that). C(Retry-After) is honoured; otherwise the wait grows exponentially with jitter. When the next wait
-        would exceed the budget the task fails and says how long it tried.
+        transiently failing (HTTP 502, 503, 504, dropped connections and read timeouts for reads) requests, and
+        waiting for Graph's replication to catch up (a service principal, user or grant that is not visible yet; at
+        most 60 seconds of that). C(Retry-After) is honoured; otherwise the wait grows exponentially with jitter.
+        When the next wait would exceed the budget the task fails and says how long it tried.
+      - A connection that cannot be opened (refused, host name not resolved, connect timeout) is not retried for the
+        whole budget (3 attempts and at most 10 seconds of such failures per task); then the task fails and names the
+        Graph root it could not reach.
+      - A task that retried returns C(retries) (what was retried, why, seconds waited; shown with C(-v)) and warns.
       - A scope change computed from the current grant (C(scope_mode=append) or C(scope_mode=remove)) that is
         throttled is not re-sent as it was. After the wait the grant is read again and the change planned anew, so
         a scope another writer added meanwhile is kept.

@@ -25,6 +25,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
     GrantKey,
     check_requested_scopes,
     check_scope_length,
+    diff_view,
     grant_after_write,
     grant_view,
     is_guid,
@@ -39,15 +40,14 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_client impor
     error_from_response,
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_service import GRANTS_PATH, GrantService
+from ansible_collections.msgraph.grants.plugins.module_utils._labels import NAME_KEYS, grant_label, names_of, view_label
 
 ACTIONS = (ACTION_CREATED, ACTION_UPDATED, ACTION_DELETED, ACTION_UNCHANGED)
 
 
-def _item_label(item):
-    text = '{0} -> {1}'.format(item['client'], item['resource'])
-    if item.get('principal'):
-        text += ' for {0}'.format(item['principal'])
-    return text
+def _item_label(item, names=None):
+    """The item as the user wrote it; ``names`` (once resolved) go beside ids and appIds."""
+    return grant_label(item['client'], item['resource'], item.get('principal'), names)
 
 
 def _read_modify_write(entry):
@@ -56,6 +56,13 @@ def _read_modify_write(entry):
     item = entry['item']
     return (entry['plan'].action in (ACTION_UPDATED, ACTION_DELETED) and item.get('state', 'present') == 'present'
             and item.get('scope_mode', 'exact') != 'exact')
+
+
+def _about(err, entry):
+    """The error names the item Graph refused, as the user wrote it (``grants[1] (A -> B for u)``)."""
+    if not err.item:
+        err.item = entry['label'] if entry['index'] is None else 'grants[{0}] ({1})'.format(entry['index'], entry['label'])
+    return err
 
 
 class BulkGrantService(object):
@@ -143,8 +150,9 @@ class BulkGrantService(object):
                     check_scope_length(plan.scopes_after)
             except GrantInputError as err:
                 raise GrantInputError('grants[{0}] ({1}): {2}'.format(index, _item_label(item), err))
+            names = names_of(client_sp, resource_sp, user)
             entries.append({'index': index, 'item': item, 'key': key, 'current': current, 'plan': plan,
-                            'label': _item_label(item)})
+                            'label': _item_label(item, names), 'names': names})
 
         removals = []
         if exclusive:
@@ -161,8 +169,8 @@ class BulkGrantService(object):
                     key = GrantKey(view['client_id'], view['resource_id'],
                                    view['principal_id'] if view['consent_type'] == CONSENT_PRINCIPAL else None)
                     removals.append({'index': None, 'item': {'state': 'absent'}, 'key': key, 'current': view,
-                                     'plan': plan_change(view, [], 'exact', 'absent'),
-                                     'label': 'undeclared grant {0}'.format(view['id'])})
+                                     'plan': plan_change(view, [], 'exact', 'absent')})
+            self._name_removals(removals, sps, users)
 
         all_entries = entries + removals
         if not self.check_mode:
@@ -182,6 +190,19 @@ class BulkGrantService(object):
         if grants is None:
             grants = self.single.list_grants("clientId eq '{0}'".format(client_id))
         return grants
+
+    def _name_removals(self, removals, sps, users):
+        """Names of the undeclared grants' clients, resources and users: those the run resolved already, the others
+        read in one batched round trip (a reviewer must not approve a deletion shown as ids only)."""
+        if not removals:
+            return
+        known = dict((sp.id.lower(), ('sp', sp.display_name)) for sp in sps.values())
+        known.update((user.id.lower(), ('user', user.user_principal_name)) for user in users.values())
+        views = [dict(e['current']) for e in removals]
+        self.single._attach_names(views, known)
+        for entry, view in zip(removals, views):
+            entry['names'] = dict((k, view[k]) for k in NAME_KEYS)
+            entry['label'] = 'undeclared grant ' + view_label(view)
 
     # ------------------------------------------------------------------------------------------------- writes
     def _write(self, entries):
@@ -222,14 +243,17 @@ class BulkGrantService(object):
             else:
                 failures.append((entry, request, response))
         for entry, request, response in failures:
-            if response is None:
-                error = batch_error
-            elif response.status in (400, 404, 409, 429) or response.status >= 500:
-                error = error_from_response(response, request['method'], request['url'])
-            else:
-                raise error_from_response(response, request['method'], request['url'])
-            # Converge this one grant with the careful sequential logic (adopt, wait for replication, re-read).
-            entry['outcome'] = self._converge_one(entry, error)
+            try:
+                if response is None:
+                    error = batch_error
+                elif response.status in (400, 404, 409, 429) or response.status >= 500:
+                    error = error_from_response(response, request['method'], request['url'])
+                else:
+                    raise error_from_response(response, request['method'], request['url'])
+                # Converge this one grant with the careful sequential logic (adopt, wait for replication, re-read).
+                entry['outcome'] = self._converge_one(entry, error)
+            except GraphError as err:
+                raise _about(err, entry)
             entry['applied'] = True
         self._guard_merges([e for e in writes if 'outcome' not in e and e['plan'].action == ACTION_UPDATED
                             and e['item'].get('scope_mode', 'exact') != 'exact'])
@@ -306,11 +330,14 @@ class BulkGrantService(object):
                 'action': plan.action,
                 'scopes_added': list(plan.scopes_added),
                 'scopes_removed': list(plan.scopes_removed),
-                'diff': GrantService._result(plan.action, entry['current'], after, plan, {})['diff'],
+                'diff': {'before': diff_view(entry['current']), 'after': diff_view(after)},
             }
             if after is not None:
                 result['grant'] = after
         result['label'] = entry['label']
+        result.update(entry.get('names') or {})
+        if result['action'] == ACTION_DELETED and entry['current'] and 'deleted_grant' not in result:
+            result['deleted_grant'] = entry['current']  # what a reviewer needs to undo the deletion
         # Ansible prints these above each side of the diff: which of the many grants this one is.
         result['diff'] = dict(result['diff'], before_header=entry['label'], after_header=entry['label'])
         return result

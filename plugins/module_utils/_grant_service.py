@@ -48,6 +48,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_client impor
     is_duplicate_grant_error,
     is_not_replicated_error,
 )
+from ansible_collections.msgraph.grants.plugins.module_utils._labels import grant_label, names_of
 from ansible_collections.msgraph.grants.plugins.module_utils._resolve import (
     ADVANCED_HEADERS,
     COUNT_PARAM,
@@ -224,6 +225,7 @@ class GrantService(object):
         grants = resolver.grants(grants_lookup) if grants_lookup else None
         if grants is None:
             grants = self.list_grants(key.odata_filter())
+        self.names = names_of(client_sp, resource_sp, user)  # for the diff header (_result)
         return key, select_grant(grants, key), resource_sp
 
     # ------------------------------------------------------------------------------------------------- writes
@@ -486,17 +488,24 @@ class GrantService(object):
         return self._result(ACTION_DELETED, current, None, plan, params)
 
     # ------------------------------------------------------------------------------------------------- result
-    @staticmethod
-    def _result(action, before, after, plan, params):
+    def _result(self, action, before, after, plan, params):
+        if params.get('client'):
+            header = grant_label(params['client'], params['resource'], params.get('principal'), getattr(self, 'names', None))
+        else:
+            header = 'grant id {0}'.format(params.get('id'))
         result = {
             'changed': action != ACTION_UNCHANGED,
             'action': action,
             'scopes_added': list(plan.scopes_added),
             'scopes_removed': list(plan.scopes_removed),
-            'diff': {'before': diff_view(before), 'after': diff_view(after)},
+            # Ansible prints the headers above each side of the diff: which grant, by the names a reviewer knows.
+            'diff': {'before': diff_view(before), 'after': diff_view(after),
+                     'before_header': header, 'after_header': header},
         }
         if after is not None:
             result['grant'] = after
+        if action == ACTION_DELETED and before is not None:
+            result['deleted_grant'] = before  # the grant as it was: what it takes to re-create it
         return result
 
     # -------------------------------------------------------------------------------------------------- query

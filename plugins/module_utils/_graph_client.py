@@ -13,6 +13,9 @@ Design notes (see docs/dev/architecture.md):
 - Reads are retried on 429/502/503/504, connection errors and timeouts. Writes are retried only on 429 (Graph does not
   apply a throttled request) and when the connection could not even be opened; any other failure of a write
   (timeout, dropped connection, 5xx) raises ``GraphError(ambiguous=True)``: the caller must re-read.
+- A connection that cannot be opened (refused, name not resolved, connect timeout) means Graph is not there, not that
+  it is busy: it has a short budget of its own (``_graph_retries.CONNECT_*``), so a stale graph_url fails in seconds.
+- Every retry is recorded in ``retry_log`` (what, why, seconds waited), which the modules return as ``retries``.
 - All waiting goes through an injectable ``sleep`` and is bounded by one retry budget for the whole run (all the
   operations of one client), not per request: a run throttled again and again still ends within the budget.
 - A read-modify-write (a PATCH or DELETE whose body was computed from what the caller read) must not be re-sent
@@ -55,6 +58,17 @@ try:
     import urllib3.exceptions as _urllib3_exceptions
 except ImportError:  # pragma: no cover
     _urllib3_exceptions = None
+
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_retries import (
+    CONNECT_ATTEMPTS,
+    CONNECT_BACKOFF,
+    CONNECT_BUDGET,
+    CONNECT_TIMEOUT,
+    RetryLog,
+    connect_reason,
+    describe_requests,
+    unreachable_hint,
+)
 
 
 # Keep in sync with galaxy.yml (a unit test checks it).
@@ -139,12 +153,17 @@ class GraphError(Exception):
         self.retry_after = retry_after  # seconds Graph asked us to wait (Retry-After of a 429/503), or None
         self.partial_results = None  # GraphClient.batch: the answers known when a batch's outcome is unknown
         self.not_before = not_before  # a 429 seen by GraphClient: its clock time when the Retry-After has passed
+        self.what = None  # what was being done, when "METHOD url" would name an internal request ($batch)
+        self.item = None  # which of the user's items this error is about, e.g. "grants[1] (A -> B)"
         super(GraphError, self).__init__(self.message)
 
     def _head(self):
+        head = '%s: ' % self.item if self.item else ''
+        if self.what:
+            return head + '%s failed: ' % self.what
         if self.method and self.url:
-            return '%s %s failed: ' % (self.method, self.url)
-        return ''
+            return head + '%s %s failed: ' % (self.method, self.url)
+        return head
 
     def _core(self):
         if self.status:
@@ -425,6 +444,9 @@ class GraphClient(object):
         self.user_agent = user_agent
         self.stats = dict(requests=0, retries=0, batches=0, throttled=0, token_refreshes=0, retry_time=0.0)
         self.retry_spent = 0.0  # seconds of retrying charged to retry_budget so far (the whole run)
+        self.retry_log = RetryLog()  # what was retried, why, how long we waited: shown to the user
+        self.connect_spent = 0.0  # seconds spent on connections that could not be opened (CONNECT_BUDGET)
+        self._batch_what = None  # while a $batch is sent: what it carries, to name it in errors and retries
         # Clock time before which no Graph request is sent: Graph throttles per application and tenant, so after a 429
         # every request waits (not only the retry of the throttled one).
         self._hold_until = None
@@ -500,6 +522,7 @@ class GraphClient(object):
         if self.retry_spent + delay > self.retry_budget:
             return False
         self.retry_spent += delay
+        self.retry_log.add('reading the grant back', 'waiting for directory replication', delay)
         return True
 
     def wait_before_retry(self, err):
@@ -517,9 +540,8 @@ class GraphClient(object):
                 err.retry_time = state.total()
                 err.retry_budget = self.retry_budget
                 raise err
-            self._note('%s %s: HTTP %s; reading the grant again in %.1f s before deciding anew' % (
-                err.method, err.url, err.status, delay))
-            self._wait(state, delay)
+            self._wait(state, delay, '%s %s' % (err.method, err.url), 'HTTP %s; the grant is read again and the '
+                       'change planned anew' % err.status)
         finally:
             state.close()
 
@@ -546,9 +568,15 @@ class GraphClient(object):
         state = self._retry_state()
         try:
             for start in range(0, len(items), BATCH_LIMIT):
+                chunk = list(range(start, min(start + BATCH_LIMIT, len(items))))
+                # The user never asked for a $batch: errors and retries name the requests it carries.
+                self._batch_what = describe_requests([items[i] for i in chunk])
                 try:
-                    self._batch_chunk(items, list(range(start, min(start + BATCH_LIMIT, len(items)))), results, state)
+                    self._batch_chunk(items, chunk, results, state)
                 except GraphError as err:
+                    if (err.url or '').endswith('/$batch'):
+                        err.what = self._batch_what
+                        err.message = err.message.replace('the $batch ', 'the ')
                     if err.ambiguous:
                         unknown = unknown or err
                         continue  # the other batches are independent: send them
@@ -560,6 +588,7 @@ class GraphClient(object):
                     # batch (refused) and the ones after it (not sent) are None in partial_results as well.
                     break
         finally:
+            self._batch_what = None
             state.close()
         if unknown is not None:
             unknown.partial_results = results
@@ -641,9 +670,8 @@ class GraphClient(object):
                     results[i].retries_exhausted = True
                     results[i].retry_budget = self.retry_budget
                 return
-            self._note('$batch: %d of %d item(s) throttled or transiently failing; re-sending them in %.1f s' % (
-                len(retry), len(pending), delay))
-            self._wait(state, delay)
+            self._wait(state, delay, describe_requests([items[i] for i in retry]),
+                       'HTTP %s' % '/'.join(sorted(set(str(results[i].status) for i in retry))))
             pending = retry
 
     def close(self):
@@ -728,13 +756,20 @@ class GraphClient(object):
                              % delay, status=429, code='TooManyRequests', method=method, url=url,
                              retry_time=state.total(), attempts=attempt, retries_exhausted=True,
                              retry_budget=self.retry_budget)
-        self._note('%s %s: waiting %.1f s, Graph asked to pause after HTTP 429' % (method, _path_only(url), delay))
-        self._wait(state, delay)
+        self._wait(state, delay, self._what(method, url), 'Graph asked to pause after HTTP 429')
 
     def _retry_state(self):
         return _RetryState(self._clock, self.retry_budget, self)
 
-    def _wait(self, state, delay):
+    def _what(self, method, url):
+        if self._batch_what and url.endswith('/$batch'):
+            return self._batch_what
+        return '%s %s' % (method, _path_only(url))
+
+    def _wait(self, state, delay, what, why):
+        """Wait before a retry: listed in ``retry_log`` (the module result), logged, charged to ``state``."""
+        self._note('%s: %s; retrying in %.1f s' % (what, why, delay))
+        self.retry_log.add(what, why, delay)
         state.retries += 1
         self.stats['retries'] += 1
         state.slept += delay
@@ -749,6 +784,7 @@ class GraphClient(object):
         retry_statuses = RETRY_STATUS_READ if is_read else RETRY_STATUS_WRITE
         refreshed = False
         backoff_round = 0
+        connect_failures = 0
         data = None
         if body is not None:
             data = _json.dumps(body, separators=(',', ':'))
@@ -765,24 +801,36 @@ class GraphClient(object):
             sent_at = self._clock()
             try:
                 raw = self.session.request(method, url, data=data, headers=headers, verify=self.verify,
-                                           timeout=self.timeout)
+                                           timeout=(min(self.timeout, CONNECT_TIMEOUT), self.timeout))
             except Exception as exc:  # requests.exceptions.RequestException and friends
                 failure = self._transport_failure(method, url, exc, is_read)
                 if failure is not None:  # not retryable
                     failure.retry_time = state.total()
                     failure.attempts = attempt
                     raise failure
-                state.failed(self._clock() - sent_at)
+                spent = self._clock() - sent_at
+                state.failed(spent)
+                if _not_sent(exc):
+                    # Nothing is listening (or the name does not resolve): a few quick attempts, not the whole budget.
+                    connect_failures += 1
+                    self.connect_spent += spent
+                    delay = CONNECT_BACKOFF * (2 ** (connect_failures - 1)) * (0.5 + self._random() / 2.0)
+                    if (connect_failures >= CONNECT_ATTEMPTS or self.connect_spent + delay > CONNECT_BUDGET
+                            or not state.can_wait(delay)):
+                        raise GraphError(
+                            'cannot connect to Microsoft Graph at %s (%s).' % (self.graph_root, connect_reason(exc)),
+                            method=method, url=url, retry_time=state.total(), attempts=attempt,
+                            retries_exhausted=True, hint=unreachable_hint(self.graph_root))
+                    self.connect_spent += delay
+                    self._wait(state, delay, self._what(method, url), connect_reason(exc))
+                    continue
                 delay = self._backoff(backoff_round)
                 backoff_round += 1
                 if not state.can_wait(delay):
                     raise GraphError('%s: %s' % (_transport_kind(exc), _exc_text(exc)), method=method, url=url,
                                      retry_time=state.total(), attempts=attempt, retries_exhausted=True,
-                                     retry_budget=self.retry_budget,
-                                     hint='Check graph_url (MSGRAPH_GRAPH_URL) / cloud and the network path (proxy, '
-                                          'firewall) to %s.' % self.graph_root)
-                self._note('%s %s: %s; retrying in %.1f s' % (method, _path_only(url), _transport_kind(exc), delay))
-                self._wait(state, delay)
+                                     retry_budget=self.retry_budget, hint=unreachable_hint(self.graph_root))
+                self._wait(state, delay, self._what(method, url), _transport_kind(exc))
                 continue
 
             resp = _to_response(raw, method, url, is_read)
@@ -792,6 +840,7 @@ class GraphClient(object):
                 refreshed = True
                 self.stats['token_refreshes'] += 1
                 self._note('%s %s: HTTP 401, acquiring a new token and retrying once' % (method, _path_only(url)))
+                self.retry_log.add(self._what(method, url), 'HTTP 401: a new token was acquired', 0.0)
                 self._token(force_refresh=True)
                 continue
             if status >= 300 and url.endswith('/$batch') and _batch_answers(resp) is not None:
@@ -817,9 +866,8 @@ class GraphClient(object):
                     resp.retries_exhausted = True
                     resp.retry_budget = self.retry_budget
                     return resp
-                self._note('%s %s: HTTP %s, retrying in %.1f s (attempt %d)' % (
-                    method, _path_only(url), status, delay, attempt + 1))
-                self._wait(state, delay)
+                self._wait(state, delay, self._what(method, url), 'HTTP %s' % status + (
+                    ' with Retry-After' if resp.headers.get('Retry-After') else ''))
                 continue
             if status >= 500 and not is_read:
                 err = resp.error

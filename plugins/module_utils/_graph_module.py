@@ -195,6 +195,11 @@ class GraphModule(object):
             name, error = missing[0]
             module.fail_json(msg=missing_required_lib(name), exception=error)
             return
+        if self.settings.verify is False:
+            module.warn('validate_certs is false: TLS certificate verification is off, so any server can pose as '
+                        'Microsoft Graph and receive the access token. Trust a private CA with ca_path '
+                        '(MSGRAPH_CA_PATH) instead.')
+        self._report_retries()
         with self.failing_cleanly():
             self.session = requests.Session()
             self.token_provider = make_token_provider(self.settings, session=self.session, warn=module.warn)
@@ -222,8 +227,28 @@ class GraphModule(object):
                 raise  # raised by fail_json itself (unit tests make it raise): do not report it twice
             fail_from_error(self.module, err, **extra)
 
+    def _report_retries(self):
+        """Every result of this module (success or failure) says what the run retried: ``retries`` (what, why,
+        seconds waited) and a warning, because a run that spent its time waiting must not look merely slow. The
+        module's own ``exit_json``/``fail_json`` are wrapped, so no module has to remember it."""
+        module = self.module
+
+        def with_retries(finish):
+            def finish_with_retries(**result):
+                log = getattr(self._client, 'retry_log', None)
+                if log is not None and log.entries and 'retries' not in result:
+                    client = self._client
+                    result['retries'] = list(log.entries)
+                    module.warn(log.summary(client.retry_spent))
+                return finish(**result)
+            return finish_with_retries
+
+        for name in ('exit_json', 'fail_json'):
+            if hasattr(module, name):
+                setattr(module, name, with_retries(getattr(module, name)))
+
     def _log(self, text):
-        # Retries are worth seeing with -vvv (module.debug) and in syslog/journal (module.log); never tokens.
+        # module.debug only reaches the log with ANSIBLE_DEBUG; users see retries in ``retries`` and the warning.
         try:
             self.module.debug(text)
         except Exception:  # pragma: no cover

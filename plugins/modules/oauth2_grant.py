@@ -234,6 +234,33 @@ grant:
       description: The scope string as Graph holds it.
       type: str
       sample: Mail.Read User.Read
+deleted_grant:
+  description: The grant as it was before the run deleted it (predicted in check mode), shaped like RV(grant).
+  returned: when the grant was deleted
+  type: dict
+  sample: {id: AVs6JuUDjkCFV7q2gd8QTPimBBgj5iBFj0C6GwwRxC0, client_id: 263a5b01-03e5-408e-8557-bab681df104c,
+           consent_type: AllPrincipals, principal_id: null, resource_id: 1804a6f8-e623-4520-8f40-ba1b0c11c42d,
+           scopes: [User.Read], scope: User.Read}
+retries:
+  description:
+    - What the run retried (throttling, transient errors, connections that could not be opened, waits for
+      replication), one entry per retry; the run also warns. No token or secret, no query string.
+  returned: when the run retried anything
+  type: list
+  elements: dict
+  contains:
+    what:
+      description: The request retried (method and path), or the requests sent together in one round trip.
+      type: str
+      sample: GET /v1.0/servicePrincipals
+    why:
+      description: Why it was retried.
+      type: str
+      sample: HTTP 429 with Retry-After
+    waited:
+      description: Seconds waited before the retry.
+      type: float
+      sample: 2.0
 scopes_added:
   description: Scopes the run added (all scopes on create), sorted.
   returned: always
@@ -247,7 +274,9 @@ scopes_removed:
   elements: str
   sample: []
 diff:
-  description: Key fields and sorted scopes before and after; V({}) for no grant.
+  description:
+    - Key fields and sorted scopes before and after; V({}) for no grant.
+    - C(before_header) and C(after_header) name the grant as written, with display names and UPN beside ids.
   returned: when run with C(--diff)
   type: dict
   sample:

@@ -81,6 +81,26 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+retries:
+  description:
+    - What the run retried (throttling, transient errors, connections that could not be opened, waits for
+      replication), one entry per retry; the run also warns. No token or secret, no query string.
+  returned: when the run retried anything
+  type: list
+  elements: dict
+  contains:
+    what:
+      description: The request retried (method and path), or the requests sent together in one round trip.
+      type: str
+      sample: GET /v1.0/servicePrincipals
+    why:
+      description: Why it was retried.
+      type: str
+      sample: HTTP 429 with Retry-After
+    waited:
+      description: Seconds waited before the retry.
+      type: float
+      sample: 2.0
 grants:
   description: The matching grants, sorted by client, resource and principal. An empty list when none match.
   returned: always

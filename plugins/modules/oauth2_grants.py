@@ -120,9 +120,28 @@ results:
   elements: dict
   contains:
     label:
-      description: The item as written (client -> resource [for principal]).
+      description:
+        - The item as written (client -> resource [for principal]), with the display name or UPN the run resolved
+          beside a value written as an id or appId. Also the header of the item's diff.
       type: str
-      sample: Contoso HR Portal -> Microsoft Graph
+      sample: 263a5b01-03e5-408e-8557-bab681df104c (Contoso HR Portal) -> Microsoft Graph
+    client_display_name:
+      description: Display name of the client service principal.
+      type: str
+      sample: Contoso HR Portal
+    resource_display_name:
+      description: Display name of the resource service principal.
+      type: str
+      sample: Microsoft Graph
+    principal_user_principal_name:
+      description: UPN of the user of a C(Principal) grant, otherwise V(null).
+      type: str
+      sample: null
+    deleted_grant:
+      description: The grant as it was before the run deleted it, as M(msgraph.grants.oauth2_grant) returns it.
+      type: dict
+      returned: when the grant was deleted
+      sample: {}
     action:
       description: C(created), C(updated), C(deleted) or C(unchanged).
       type: str
@@ -147,7 +166,9 @@ results:
       type: dict
       sample: {}
 removed:
-  description: Undeclared grants deleted by O(exclusive=true) (or that would be, in check mode).
+  description:
+    - Undeclared grants deleted by O(exclusive=true) (or that would be, in check mode), shaped like RV(results).
+    - Their C(label) names client, resource and user (read in one request) and ends with the grant id.
   returned: always
   type: list
   elements: dict
@@ -163,6 +184,26 @@ changes:
   type: list
   elements: str
   sample: ['created: Contoso Payroll -> Contoso Orders API']
+retries:
+  description:
+    - What the run retried (throttling, transient errors, connections that could not be opened, waits for
+      replication), one entry per retry; the run also warns. No token or secret, no query string.
+  returned: when the run retried anything
+  type: list
+  elements: dict
+  contains:
+    what:
+      description: The request retried (method and path), or the requests sent together in one round trip.
+      type: str
+      sample: GET /v1.0/servicePrincipals
+    why:
+      description: Why it was retried.
+      type: str
+      sample: HTTP 429 with Retry-After
+    waited:
+      description: Seconds waited before the retry.
+      type: float
+      sample: 2.0
 counts:
   description: Number of grants per action.
   returned: always

@@ -112,6 +112,7 @@ absent=(-m msgraph.grants.oauth2_grant -a '{"client": "Contoso Payroll", "resour
 adhoc delete CHANGED "${absent[@]}"
 check delete 'r["action"] == "deleted" and "grant" not in r and r["scopes_removed"] == ["Orders.Read", "Orders.ReadWrite"]'
 check delete '[e["method"] for e in log["requests"] if e["write"]] == ["DELETE"]'
+check delete 'r["deleted_grant"]["scopes"] == ["Orders.Read", "Orders.ReadWrite"] and r["deleted_grant"]["id"]'
 adhoc delete_again SUCCESS "${absent[@]}"
 check delete_again 'r["action"] == "unchanged" and log["summary"]["writes"] == 0'
 
@@ -120,5 +121,26 @@ adhoc ambiguous FAILED! -m msgraph.grants.oauth2_grant -a '{"client": "Contoso R
 check ambiguous '"ambiguous" in r["msg"] and "8a41a3c9-5e1f-4c3b-8d8e-9fa0b1c2d3e4" in r["msg"] and "9b52b4d0-6f2a-4d4c-9e9f-a0b1c2d3e4f5" in r["msg"]'
 check ambiguous '"Traceback" not in r["msg"] and log["summary"]["writes"] == 0'
 grep -q Traceback "$work/ambiguous.out" "$work/ambiguous.err" && { echo "a traceback was printed"; exit 1; }
+
+# validate_certs false: works, and warns that TLS verification is off
+adhoc insecure SUCCESS -m msgraph.grants.oauth2_grant_info -a 'client="Contoso Payroll" validate_certs=false'
+grep -q "validate_certs is false: TLS certificate verification is off" "$work/insecure.err" "$work/insecure.out" \
+    || { echo "no TLS warning for validate_certs=false"; exit 1; }
+
+# Graph unreachable (a stale MSGRAPH_GRAPH_URL: nothing listens there) with a token at hand (a pre-acquired one: no
+# token request): fails fast, says why and what to do, and lists its retries. tests/reliability runs the same with a
+# token cached by an earlier run against an emulator that is then stopped.
+closed_port="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+token="$("$PY" -c 'import base64, json; b = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("="); print(b({"alg": "none", "typ": "JWT"}) + "." + b({"aud": "graph"}) + ".")')"
+started="$("$PY" -c 'import time; print(time.time())')"
+MSGRAPH_GRAPH_URL="https://127.0.0.1:$closed_port" MSGRAPH_ACCESS_TOKEN="$token" adhoc unreachable FAILED! "${grant[@]}"
+elapsed="$("$PY" -c "import time; print(round(time.time() - $started, 1))")"
+echo "unreachable Graph: the task failed after $elapsed s"
+"$PY" -c "import sys; sys.exit(0 if $elapsed < 15 else 1)" || { echo "took $elapsed s (>= 15 s)"; exit 1; }
+check unreachable 'log["summary"]["token_requests"] == 0'
+check unreachable '"cannot connect to Microsoft Graph at https://127.0.0.1:" in r["msg"] and "connection refused" in r["msg"]'
+check unreachable '"unset MSGRAPH_GRAPH_URL" in r["msg"] and "retry budget" not in r["msg"]'
+check unreachable '[e["why"] for e in r["retries"]] == ["connection refused", "connection refused"]'
+grep -q "this run retried 2 times" "$work/unreachable.err" "$work/unreachable.out" || { echo "no retry warning"; exit 1; }
 
 echo "adhoc_commands: all checks passed"

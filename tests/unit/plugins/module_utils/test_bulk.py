@@ -84,7 +84,7 @@ def test_writes_go_out_in_one_batch(graph, sleeper):
     assert result['counts'] == {'created': 1, 'updated': 1, 'deleted': 1, 'unchanged': 1}
     assert result['summary']['created'] == ['Contoso HR Portal -> Microsoft Graph']
     assert result['changes'] == ['created: Contoso HR Portal -> Microsoft Graph',
-                                 'updated: %s -> %s' % (CLIENT2_APP, RESOURCE_APP),
+                                 'updated: %s (Contoso Payroll) -> %s (Microsoft Graph)' % (CLIENT2_APP, RESOURCE_APP),
                                  'deleted: Contoso HR Portal -> Contoso Orders API']
     assert result['results'][3]['label'] == 'Contoso HR Portal -> Microsoft Graph for ' + ADELE_UPN
     assert result['results'][0]['grant']['id'] == grant_id_for(CLIENT_ID, RESOURCE_ID)
@@ -212,7 +212,12 @@ def test_exclusive_deletes_only_undeclared_admin_grants_of_listed_clients(graph,
     items = [item(scopes=['User.Read']), item(principal=ADELE_UPN, scopes=['Mail.Read'])]
     result = bulk(graph, sleeper).ensure_all(items, exclusive=True)
     assert [(w.method, w.path) for w in graph.writes] == [('DELETE', '/oauth2PermissionGrants/' + ids['undeclared'])]
-    assert [r['label'] for r in result['removed']] == ['undeclared grant ' + ids['undeclared']]
+    # names beside the id (the resource is not declared: its name was read for the label), and the grant as it was
+    assert [r['label'] for r in result['removed']] == [
+        'undeclared grant Contoso HR Portal -> Contoso Orders API (grant id %s)' % ids['undeclared']]
+    assert result['removed'][0]['resource_display_name'] == 'Contoso Orders API'
+    assert result['removed'][0]['deleted_grant']['id'] == ids['undeclared']
+    assert result['removed'][0]['deleted_grant']['scopes'] == ['Orders.Read']
     assert result['removed'][0]['action'] == 'deleted'
     assert result['removed'][0]['diff']['before']['scopes'] == ['Orders.Read']
     assert result['counts'] == {'created': 0, 'updated': 0, 'deleted': 1, 'unchanged': 2}
@@ -234,7 +239,7 @@ def test_exclusive_keeps_grants_declared_absent_out_of_removed(graph, sleeper):
     result = bulk(graph, sleeper).ensure_all([item(resource='Contoso Orders API', state='absent')], exclusive=True)
     assert result['results'][0]['action'] == 'deleted'
     assert [r['grant'] if 'grant' in r else r['label'] for r in result['removed']] == [
-        'undeclared grant ' + ids['declared']]
+        'undeclared grant Contoso HR Portal -> Microsoft Graph (grant id %s)' % ids['declared']]
     assert len(graph.calls_of('DELETE', ids['undeclared'])) == 1
 
 
@@ -420,6 +425,18 @@ def test_a_failing_item_still_reports_the_writes_that_landed(graph, sleeper):
                                          item(scopes=['User.Read'])])                                   # POST: 403
     assert info.value.status == 403
     assert info.value.applied_changes == ['updated: Contoso Payroll -> Microsoft Graph']
+    # which item Graph refused, as the user wrote it, before what Graph said
+    assert str(info.value).startswith('grants[1] (Contoso HR Portal -> Microsoft Graph): POST ')
+
+
+def test_a_refused_undeclared_deletion_is_named_by_its_grant(graph, sleeper):
+    ids = exclusive_tenant(graph)
+    graph.add_fault('DELETE', '^/oauth2PermissionGrants/' + ids['undeclared'] + '$', 'status', status=403,
+                    code='Authorization_RequestDenied', message='Insufficient privileges to complete the operation.')
+    with pytest.raises(GraphError) as info:
+        bulk(graph, sleeper).ensure_all([item(scopes=['User.Read'])], exclusive=True)
+    assert str(info.value).startswith(
+        'undeclared grant Contoso HR Portal -> Contoso Orders API (grant id %s): DELETE ' % ids['undeclared'])
 
 
 def test_a_refused_batch_still_reports_the_writes_of_the_batches_before_it(graph, sleeper):
@@ -438,4 +455,5 @@ def test_a_refused_batch_still_reports_the_writes_of_the_batches_before_it(graph
         bulk(graph, sleeper).ensure_all([item(client='Contoso Payroll', scopes=['openid', 'profile']),
                                          item(scopes=['User.Read'])])
     assert info.value.status == 403 and info.value.applied_changes == ['updated: Contoso Payroll -> Microsoft Graph']
+    assert str(info.value).startswith('grants[1] (Contoso HR Portal -> Microsoft Graph): ')
     assert graph.calls_of('POST') == []  # the refused create is not sent again: the single path stops on the same error

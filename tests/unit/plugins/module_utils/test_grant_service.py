@@ -208,13 +208,24 @@ def test_update_patches_only_the_scope(graph, sleeper):
         'before': {'client_id': CLIENT_ID, 'resource_id': RESOURCE_ID, 'consent_type': 'AllPrincipals',
                    'principal_id': None, 'scopes': ['User.Read']},
         'after': {'client_id': CLIENT_ID, 'resource_id': RESOURCE_ID, 'consent_type': 'AllPrincipals',
-                  'principal_id': None, 'scopes': ['Mail.Read', 'User.Read']}}
+                  'principal_id': None, 'scopes': ['Mail.Read', 'User.Read']},
+        'before_header': 'Contoso HR Portal -> Microsoft Graph', 'after_header': 'Contoso HR Portal -> Microsoft Graph'}
+
+
+def test_diff_headers_put_names_beside_ids(graph, sleeper):
+    graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read', principal_id=ADELE_ID)
+    result = service(graph, sleeper).ensure(params(client=CLIENT_ID, resource=RESOURCE_APP, principal=ADELE_ID,
+                                                   scopes=['Mail.Read'], scope_mode='append'))
+    assert result['diff']['before_header'] == result['diff']['after_header'] == '%s (Contoso HR Portal) -> %s (Microsoft Graph) for %s (%s)' % (
+        CLIENT_ID, RESOURCE_APP, ADELE_ID, ADELE_UPN)
 
 
 def test_emptying_a_grant_deletes_it(graph, sleeper):
     gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read Mail.Read')
     result = service(graph, sleeper).ensure(params(scopes=['User.Read', 'Mail.Read'], scope_mode='remove'))
     assert result['action'] == 'deleted' and 'grant' not in result
+    # the grant as it was, so that a reviewer (or a rollback) has what it takes to re-create it
+    assert result['deleted_grant']['id'] == gid and result['deleted_grant']['scopes'] == ['Mail.Read', 'User.Read']
     assert [(c.method, c.path) for c in graph.writes] == [('DELETE', '/oauth2PermissionGrants/' + gid)]
     assert result['scopes_removed'] == ['Mail.Read', 'User.Read']
     assert result['diff']['after'] == {}
@@ -227,8 +238,9 @@ def test_remove_mode_on_a_missing_grant_creates_nothing(graph, sleeper):
 
 def test_absent_without_a_grant_is_unchanged(graph, sleeper):
     result = service(graph, sleeper).ensure(params(state='absent'))
+    header = 'Contoso HR Portal -> Microsoft Graph'
     assert result == {'changed': False, 'action': 'unchanged', 'scopes_added': [], 'scopes_removed': [],
-                      'diff': {'before': {}, 'after': {}}}
+                      'diff': {'before': {}, 'after': {}, 'before_header': header, 'after_header': header}}
     assert graph.writes == []
 
 

@@ -692,9 +692,9 @@ def test_managed_identity_failure_in_auto_mode_explains_what_to_set(idp, pki, tm
 
 def test_access_token_provider_needs_no_msal(monkeypatch):
     monkeypatch.setattr(ga, 'HAS_MSAL', False)
-    settings = resolve_connection(params(access_token='pre-acquired-token-value'))
+    settings = resolve_connection(params(access_token='eyJhbGciOiJub25lIn0.cHJlLWFjcXVpcmVk.value'))
     provider = make_token_provider(settings)
-    assert provider.get_token() == 'pre-acquired-token-value' and not provider.refreshable
+    assert provider.get_token() == 'eyJhbGciOiJub25lIn0.cHJlLWFjcXVpcmVk.value' and not provider.refreshable
     assert ga.missing_libraries(settings) == []
     other = resolve_connection(params(tenant_id=TENANT, client_id=CLIENT_ID, client_secret=SECRET))
     assert [name for name, _tb in ga.missing_libraries(other)] == ['msal']

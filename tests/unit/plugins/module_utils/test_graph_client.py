@@ -483,8 +483,41 @@ def test_connection_refused_is_retried_even_for_a_write_and_is_not_ambiguous(clo
         client.post('/oauth2PermissionGrants', {'clientId': 'c'})
     err = info.value
     assert not err.ambiguous and err.retries_exhausted
-    assert clock.sleeps == [1.0, 2.0, 4.0]  # the next (8 s) would exceed the 10 s budget
-    assert 'Gave up after 4 attempts and 7.0 s' in str(err)
+    assert clock.sleeps == [0.5, 1.0]  # CONNECT_ATTEMPTS (3) quick attempts
+    assert 'Gave up after 3 attempts and 1.5 s' in str(err)
+
+
+def test_unreachable_graph_fails_fast_whatever_the_retry_budget(clock):
+    """Nothing listens: a refused connection is not throttling. Three quick attempts (seconds), not the 120 s
+    retry_budget of 429/503; the message names the cause and the remedy (a stale MSGRAPH_GRAPH_URL)."""
+    port = _closed_port()
+    client = GraphClient('https://127.0.0.1:%d' % port, 'v1.0', FakeProvider(), retry_budget=120,
+                         sleep=clock.sleep, clock=clock.clock)
+    with pytest.raises(GraphError) as info:
+        client.get('/servicePrincipals')
+    text = str(info.value)
+    assert sum(clock.sleeps) < 2 and len(clock.sleeps) == 2
+    assert 'cannot connect to Microsoft Graph at https://127.0.0.1:%d (connection refused)' % port in text
+    assert 'MSGRAPH_GRAPH_URL' in text and 'retry budget' not in text
+    assert [e['why'] for e in client.retry_log.entries] == ['connection refused', 'connection refused']
+    assert client.retry_log.entries[0]['what'] == 'GET /v1.0/servicePrincipals'
+
+
+def test_connection_failures_have_a_run_wide_budget_of_their_own(clock):
+    """A connect timeout costs its whole duration: the run stops once CONNECT_BUDGET (10 s) is spent, even if each
+    request has attempts left, so a blackholed address cannot hold a play for the retry_budget."""
+    class Blackhole(requests.Session):
+        def request(self, method, url, **kwargs):
+            assert kwargs['timeout'] == (10.0, 60)  # the connect part is capped, the read part is ``timeout``
+            clock.now += 6.0
+            raise requests.exceptions.ConnectTimeout('connect timed out')
+
+    client = GraphClient('https://192.0.2.1', 'v1.0', FakeProvider(), retry_budget=300, timeout=60,
+                         session=Blackhole(), sleep=clock.sleep, clock=clock.clock, rand=lambda: 0.0)
+    with pytest.raises(GraphError) as info:
+        client.get('/users')
+    assert 'connection timed out' in str(info.value) and len(clock.sleeps) == 1
+    assert client.connect_spent <= 12.5
 
 
 # ---------------------------------------------------------------------------------------------------------- 401
@@ -962,7 +995,7 @@ def test_verify_and_timeout_are_passed_on_every_request(clock):
                          session=RecordingSession())
     client.get('/users')
     client.get_all('/users')
-    assert seen == [('/some/ca.pem', 7), ('/some/ca.pem', 7)]
+    assert seen == [('/some/ca.pem', (7, 7)), ('/some/ca.pem', (7, 7))]
     assert client.base_url == 'https://127.0.0.1:9/beta'
 
 
@@ -1046,3 +1079,33 @@ def test_batch_items_answered_424_are_sent_again(http_server, clock):
     client = make_client(http_server, clock)
     results = client.batch([{'method': 'GET', 'url': '/users/0'}, {'method': 'GET', 'url': '/users/1'}])
     assert [r.status for r in results] == [200, 200] and len(http_server.requests) == 2
+
+
+# ---------------------------------------------------------------- a $batch is an implementation detail: name its work
+
+def test_a_refused_batch_is_named_by_what_it_carries(http_server, clock):
+    http_server.add(403, graph_error(403, 'Authorization_RequestDenied', 'Insufficient privileges'))
+    client = make_client(http_server, clock)
+    with pytest.raises(GraphError) as info:
+        client.batch([{'method': 'GET', 'url': "/servicePrincipals(appId='a')"},
+                      {'method': 'GET', 'url': '/servicePrincipals/b?$select=id'},
+                      {'method': 'POST', 'url': '/oauth2PermissionGrants', 'body': {}}])
+    text = str(info.value)
+    assert '$batch' not in text
+    assert text.startswith('GET /servicePrincipals (2 requests) and POST /oauth2PermissionGrants failed: HTTP 403')
+
+
+def test_batch_item_retries_are_listed_by_what_they_do(http_server, clock):
+    http_server.add(200, {'responses': [{'id': '0', 'status': 429, 'headers': {'Retry-After': '2'}}]})
+    http_server.add(200, {'responses': [{'id': '0', 'status': 200, 'body': {'v': 1}}]})
+    client = make_client(http_server, clock)
+    assert client.batch([{'method': 'GET', 'url': '/users/u1'}])[0].json == {'v': 1}
+    assert client.retry_log.entries == [dict(what='GET /users', why='HTTP 429', waited=2.0)]
+
+
+def test_a_malformed_batch_answer_does_not_name_the_batch(http_server, clock):
+    http_server.add(200, {'unexpected': True})
+    client = make_client(http_server, clock)
+    with pytest.raises(GraphError) as info:
+        client.batch([{'method': 'GET', 'url': '/users/u1'}, {'method': 'GET', 'url': '/users/u2'}])
+    assert str(info.value).startswith('GET /users (2 requests) failed: the response has no "responses" list')

@@ -153,7 +153,7 @@ def test_env_fallbacks_feed_every_option(clean_env, tmp_path):
     clean_env.setenv('MSGRAPH_API_VERSION', 'beta')
     clean_env.setenv('MSGRAPH_CLOUD', 'usgov')
     clean_env.setenv('MSGRAPH_AUTH_METHOD', 'access_token')
-    clean_env.setenv('MSGRAPH_ACCESS_TOKEN', 'tok-from-env-123456')
+    clean_env.setenv('MSGRAPH_ACCESS_TOKEN', 'eyJhbGciOiJub25lIn0.ZnJvbS1lbnY.123456')
     clean_env.setenv('MSGRAPH_TOKEN_CACHE', 'off')
     clean_env.setenv('MSGRAPH_RETRY_BUDGET', '7')
     values = validate({})
@@ -213,14 +213,14 @@ class FakeModule(object):
 
 def test_graph_module_builds_the_client(http_server):
     http_server.add(200, {'value': [{'id': 'g'}]})
-    module = FakeModule(access_token='pre-acquired-token-abcdef', graph_url=http_server.url, api_version='beta')
+    module = FakeModule(access_token='eyJhbGciOiJub25lIn0.cHJlLWFjcXVpcmVk.abcdef', graph_url=http_server.url, api_version='beta')
     graph = GraphModule(module)
     client = graph.client()
     assert isinstance(client, GraphClient) and graph.api_version == 'beta'
     assert client.base_url == http_server.url + '/beta' and client.retry_budget == 120
     assert client.session is graph.session and graph.settings.auth_method == 'access_token'
     assert client.get_all('/oauth2PermissionGrants') == [{'id': 'g'}]
-    assert http_server.requests[0].headers['Authorization'] == 'Bearer pre-acquired-token-abcdef'
+    assert http_server.requests[0].headers['Authorization'] == 'Bearer eyJhbGciOiJub25lIn0.cHJlLWFjcXVpcmVk.abcdef'
     assert graph.connection_info() == dict(graph_url=http_server.url, api_version='beta', auth_method='access_token',
                                            cloud='global')
 
@@ -272,7 +272,7 @@ def test_fail_from_error_ambiguous_flag():
 
 
 def test_unexpected_exceptions_become_a_message_not_a_traceback():
-    module = FakeModule(access_token='pre-acquired-token-abcdef')
+    module = FakeModule(access_token='eyJhbGciOiJub25lIn0.cHJlLWFjcXVpcmVk.abcdef')
     graph = GraphModule(module)
     with pytest.raises(Failed) as info:
         with graph.failing_cleanly():
@@ -292,7 +292,7 @@ def test_secrets_are_scrubbed_from_failures():
 
 
 def test_failing_cleanly_input_errors_and_nesting():
-    module = FakeModule(access_token='pre-acquired-token-abcdef')
+    module = FakeModule(access_token='eyJhbGciOiJub25lIn0.cHJlLWFjcXVpcmVk.abcdef')
     graph = GraphModule(module)
     with pytest.raises(Failed) as info:
         with graph.failing_cleanly():
@@ -308,27 +308,105 @@ def test_failing_cleanly_input_errors_and_nesting():
 @pytest.mark.skipif(patch_module_args is None, reason='needs ansible-core >= 2.19')
 def test_with_a_real_ansible_module(http_server, clean_env, monkeypatch):
     http_server.add(200, {'id': 'x'})
-    clean_env.setenv('MSGRAPH_ACCESS_TOKEN', 'env-token-value-123456')
+    clean_env.setenv('MSGRAPH_ACCESS_TOKEN', 'eyJhbGciOiJub25lIn0.ZW52LXRva2Vu.123456')
     clean_env.setenv('MSGRAPH_GRAPH_URL', http_server.url)
     with patch_module_args({'token_cache': 'off'}):
         module = AnsibleModule(argument_spec=graph_argument_spec(), supports_check_mode=True, **graph_module_kwargs())
     graph = GraphModule(module)
     assert graph.client().get('/me') == {'id': 'x'}
-    assert http_server.requests[0].headers['Authorization'] == 'Bearer env-token-value-123456'
-    assert 'env-token-value-123456' in module.no_log_values
+    assert http_server.requests[0].headers['Authorization'] == 'Bearer eyJhbGciOiJub25lIn0.ZW52LXRva2Vu.123456'
+    assert 'eyJhbGciOiJub25lIn0.ZW52LXRva2Vu.123456' in module.no_log_values
 
 
 def test_retry_notes_go_to_module_debug(http_server):
     http_server.add(429, {'error': {'code': 'TooManyRequests', 'message': 'slow down'}}, {'Retry-After': '0.01'})
     http_server.add(200, {'ok': 1})
-    module = FakeModule(access_token='pre-acquired-token-abcdef', graph_url=http_server.url)
+    module = FakeModule(access_token='eyJhbGciOiJub25lIn0.cHJlLWFjcXVpcmVk.abcdef', graph_url=http_server.url)
     graph = GraphModule(module, sleep=lambda s: None)
     assert graph.client().get('/x') == {'ok': 1}
-    assert any('HTTP 429, retrying' in line for line in module.debugs)
-    assert not any('pre-acquired-token-abcdef' in line for line in module.debugs)
+    assert any('HTTP 429 with Retry-After; retrying in' in line for line in module.debugs)
+    assert not any('eyJhbGciOiJub25lIn0.cHJlLWFjcXVpcmVk.abcdef' in line for line in module.debugs)
 
 
 def test_module_params_for_gm_exports():
     # the names the modules import from _graph_module exist
     for name in ('GraphModule', 'graph_argument_spec', 'graph_module_kwargs', 'fail_from_error'):
         assert hasattr(gm, name)
+
+
+# ------------------------------------------------------------------ what a user sees: retries, TLS, token shape
+
+JWT = 'eyJhbGciOiJub25lIn0.cHJlLWFjcXVpcmVk.abcdef'
+
+
+class Exited(Exception):
+    def __init__(self, kwargs):
+        super(Exited, self).__init__('exit')
+        self.kwargs = kwargs
+
+
+class ExitingModule(FakeModule):
+    def exit_json(self, **kwargs):
+        raise Exited(kwargs)
+
+
+def test_a_run_that_retried_returns_retries_and_warns(http_server):
+    http_server.add(429, {'error': {'code': 'TooManyRequests', 'message': 'slow down'}}, {'Retry-After': '0.01'})
+    http_server.add(200, {'ok': 1})
+    module = ExitingModule(access_token=JWT, graph_url=http_server.url)
+    graph = GraphModule(module)  # a real sleep of 0.01 s: the client's hold after a 429 must see the time pass
+    graph.client().get('/servicePrincipals', params={'$filter': "displayName eq 'Secret Project'"})
+    with pytest.raises(Exited) as info:
+        module.exit_json(changed=False)
+    assert info.value.kwargs['retries'] == [
+        dict(what='GET /v1.0/servicePrincipals', why='HTTP 429 with Retry-After', waited=0.01)]
+    assert len(module.warnings) == 1 and 'retried 1 time' in module.warnings[0] and '"retries"' in module.warnings[0]
+    assert JWT not in json.dumps(info.value.kwargs) and 'Secret Project' not in json.dumps(info.value.kwargs)
+
+
+def test_a_failed_run_returns_its_retries_too(http_server):
+    for dummy in range(5):
+        http_server.add(503, {'error': {'code': 'ServiceUnavailable', 'message': 'busy'}}, {'Retry-After': '1'})
+    module = FakeModule(access_token=JWT, graph_url=http_server.url, retry_budget=2)
+    graph = GraphModule(module, sleep=lambda s: None)
+    with pytest.raises(Failed) as info:
+        with graph.failing_cleanly():
+            graph.client().get('/users')
+    assert [r['why'] for r in info.value.kwargs['retries']] == ['HTTP 503 with Retry-After']
+    assert 'Gave up after 2 attempts' in info.value.kwargs['msg']
+    assert module.warnings and 'retry_budget' in module.warnings[0]
+
+
+def test_a_run_without_retries_adds_nothing(http_server):
+    http_server.add(200, {'ok': 1})
+    module = ExitingModule(access_token=JWT, graph_url=http_server.url)
+    graph = GraphModule(module)
+    graph.client().get('/users')
+    with pytest.raises(Exited) as info:
+        module.exit_json(changed=False)
+    assert 'retries' not in info.value.kwargs and module.warnings == []
+
+
+def test_validate_certs_false_warns(http_server):
+    module = FakeModule(access_token=JWT, graph_url=http_server.url, validate_certs=False)
+    GraphModule(module)
+    assert len(module.warnings) == 1 and 'TLS certificate verification is off' in module.warnings[0]
+    assert 'ca_path' in module.warnings[0]
+    quiet = FakeModule(access_token=JWT, graph_url=http_server.url)
+    GraphModule(quiet)
+    assert quiet.warnings == []
+
+
+@pytest.mark.parametrize('token, why', [
+    ('pre-acquired-token-abcdef', '1 dot-separated part'),
+    ('Bearer ' + JWT, 'starts with "Bearer "'),
+    ('"%s"' % JWT, 'dot-separated'),
+    ('bm90LWpzb24.eyJ4IjoxfQ.sig', 'first part is not a JWT header'),
+])
+def test_an_access_token_that_is_not_a_jwt_is_refused_before_any_request(http_server, token, why):
+    module = FakeModule(access_token=token, graph_url=http_server.url)
+    with pytest.raises(Failed) as info:
+        GraphModule(module)
+    msg = info.value.kwargs['msg']
+    assert 'access_token' in msg and 'is not a JWT' in msg and why in msg and 'MSGRAPH_ACCESS_TOKEN' in msg
+    assert token not in msg and JWT not in msg and http_server.requests == []

@@ -51,7 +51,8 @@ def test_diff_only_with_diff_mode(run_module, graph):
         'before': {'client_id': CLIENT_ID, 'resource_id': RESOURCE_ID, 'consent_type': 'AllPrincipals',
                    'principal_id': None, 'scopes': ['User.Read']},
         'after': {'client_id': CLIENT_ID, 'resource_id': RESOURCE_ID, 'consent_type': 'AllPrincipals',
-                  'principal_id': None, 'scopes': ['Mail.Read', 'User.Read']}}
+                  'principal_id': None, 'scopes': ['Mail.Read', 'User.Read']},
+        'before_header': 'Contoso HR Portal -> Microsoft Graph', 'after_header': 'Contoso HR Portal -> Microsoft Graph'}
     again = run_module(main, grant_args(scopes=['Mail.Read'], scope_mode='append'))
     assert again.result['changed'] is False and 'diff' not in again.result
 

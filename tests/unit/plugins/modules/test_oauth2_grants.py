@@ -87,9 +87,10 @@ def test_check_mode_predicts_the_real_run(run_module, fakes, exclusive, users):
 def test_exclusive_keeps_user_consents_unless_asked(run_module, graph):
     ids = seed(graph)
     run = run_module(main, dict(grants=DECLARED, exclusive=True))
-    assert [r['label'] for r in run.result['removed']] == ['undeclared grant ' + ids['undeclared']]
+    label = 'undeclared grant Contoso HR Portal -> Contoso Orders API (grant id %s)' % ids['undeclared']
+    assert [r['label'] for r in run.result['removed']] == [label]
     assert ids['user'] in graph.grants and ids['other_client'] in graph.grants
-    assert run.result['changes'][-1] == 'deleted: undeclared grant ' + ids['undeclared']
+    assert run.result['changes'][-1] == 'deleted: ' + label
 
 
 def test_duplicate_keys_fail_before_any_write(run_module, graph):
