@@ -34,11 +34,12 @@ import re
 import time
 import uuid
 
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import (
+from ansible_collections.msgraph.grants.plugins.module_utils._errors import (  # noqa: F401 pylint: disable=unused-import
+    AuthError,
+    ConfigError,
     GraphError,
-    register_secret,
-    redact,
 )
+from ansible_collections.msgraph.grants.plugins.module_utils._redaction import register_secret, redact
 
 REQUESTS_IMPORT_ERROR = None
 try:
@@ -163,35 +164,6 @@ CACHE_DEFAULT_WORDS = frozenset(['', 'true', 'on', 'yes', 'y', '1', 'default'])
 CACHE_FILE_VERSION = 1
 #: Tokens expiring within this many seconds are not reused (MSAL uses the same margin).
 EXPIRY_MARGIN = 300
-
-
-class AuthError(GraphError):
-    """Token acquisition failed (MSAL error, unreachable token endpoint, unreadable credential)."""
-
-    def __init__(self, message, context=None, **kwargs):
-        self.context = context
-        super(AuthError, self).__init__(message, **kwargs)
-
-    def __str__(self):
-        head = 'Could not get a token for Microsoft Graph'
-        if self.context:
-            head += ' (%s)' % self.context
-        core = self.message
-        if self.code and self.code not in core:
-            core = '%s: %s' % (self.code, core)
-        text = '%s: %s' % (head, core)
-        if self.request_id:
-            text += ' (correlation id: %s)' % self.request_id
-        if self.hint:
-            text += ' ' + self.hint
-        return redact(text)
-
-
-class ConfigError(GraphError):
-    """The connection options are incomplete or inconsistent; ``str()`` says what to set."""
-
-    def __str__(self):
-        return redact(self.message + ((' ' + self.hint) if self.hint else ''))
 
 
 def option_sources(option):

@@ -59,6 +59,8 @@ try:
 except ImportError:  # pragma: no cover
     _urllib3_exceptions = None
 
+from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError, path_only
+from ansible_collections.msgraph.grants.plugins.module_utils._redaction import redact, register_secret  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_retries import (
     CONNECT_ATTEMPTS,
     CONNECT_BACKOFF,
@@ -93,115 +95,6 @@ DUPLICATE_GRANT_TEXT = 'permission entry already exists'
 DUPLICATE_GRANT_CODE = 'Request_MultipleObjectsWithSameKeyValue'
 NOT_REPLICATED_TEXT = 'does not exist or one of its queried reference-property objects are not present'
 
-_REDACTED = '********'
-# Values that must never appear in a message we produce (tokens acquired at run time, secrets from parameters).
-# A module run is one short-lived process, so a process-wide registry is the simplest reliable scrubber.
-_SECRETS = set()
-
-
-def register_secret(value):
-    """Remember a sensitive value so that every GraphError message is scrubbed of it."""
-    if value is None:
-        return
-    if not isinstance(value, str):
-        try:
-            value = value.decode('utf-8')
-        except (AttributeError, UnicodeDecodeError):
-            value = str(value)
-    value = value.strip()
-    if len(value) >= 6:
-        _SECRETS.add(value)
-
-
-def redact(text):
-    """Replace every registered secret (and anything that looks like a bearer token) in ``text``."""
-    if text is None:
-        return text
-    if not isinstance(text, str):
-        text = str(text)
-    # Longest first, so a secret containing another one is removed whole.
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, _REDACTED)
-    return re.sub(r'(?i)(bearer\s+)[A-Za-z0-9\-_.~+/=]{8,}', r'\1' + _REDACTED, text)
-
-
-class GraphError(Exception):
-    """The one error type of the collection's Graph layer. ``str()`` is the readable message; never a secret.
-
-    Attributes: ``status`` (HTTP status or None), ``code`` (Graph error code or None), ``message``, ``request_id``,
-    ``method``, ``url`` (path only), ``ambiguous`` (a write whose outcome is unknown), ``retry_time`` (seconds spent
-    retrying before giving up), ``attempts``, ``client_request_id``, ``hint``.
-    """
-
-    def __init__(self, message, status=None, code=None, request_id=None, method=None, url=None, ambiguous=False,
-                 retry_time=0.0, attempts=1, client_request_id=None, hint=None, retries_exhausted=False,
-                 retry_budget=None, retry_after=None, not_before=None):
-        self.message = redact(message or '')
-        self.status = status
-        self.code = code
-        self.request_id = request_id
-        self.method = method
-        self.url = _path_only(url) if url else url
-        self.ambiguous = bool(ambiguous)
-        self.retry_time = float(retry_time or 0.0)
-        self.attempts = attempts or 1
-        self.client_request_id = client_request_id
-        self.hint = redact(hint) if hint else hint
-        self.retries_exhausted = retries_exhausted
-        self.retry_budget = retry_budget
-        self.retry_after = retry_after  # seconds Graph asked us to wait (Retry-After of a 429/503), or None
-        self.partial_results = None  # GraphClient.batch: the answers known when a batch's outcome is unknown
-        self.not_before = not_before  # a 429 seen by GraphClient: its clock time when the Retry-After has passed
-        self.what = None  # what was being done, when "METHOD url" would name an internal request ($batch)
-        self.item = None  # which of the user's items this error is about, e.g. "grants[1] (A -> B)"
-        super(GraphError, self).__init__(self.message)
-
-    def _head(self):
-        head = '%s: ' % self.item if self.item else ''
-        if self.what:
-            return head + '%s failed: ' % self.what
-        if self.method and self.url:
-            return head + '%s %s failed: ' % (self.method, self.url)
-        return head
-
-    def _core(self):
-        if self.status:
-            text = 'HTTP %s' % self.status
-            if self.code:
-                text += ' %s' % self.code
-            return '%s: %s' % (text, self.message)
-        if self.code:
-            return '%s: %s' % (self.code, self.message)
-        return self.message
-
-    def __str__(self):
-        text = self._head() + self._core()
-        if self.request_id:
-            text += ' (request-id: %s)' % self.request_id
-        if self.retries_exhausted:
-            text += ' Gave up after %d attempt%s and %.1f s of retrying' % (
-                self.attempts, '' if self.attempts == 1 else 's', self.retry_time)
-            if self.retry_budget is not None:
-                text += ' (retry budget %g s)' % self.retry_budget
-            text += '.'
-        if self.ambiguous:
-            text += (' The outcome of this write is unknown: it may or may not have been applied by Microsoft Graph;'
-                     ' read the current state before retrying.')
-        if self.hint:
-            text += ' ' + self.hint
-        return redact(text)
-
-    def __repr__(self):
-        return '%s(status=%r, code=%r, message=%r, request_id=%r, method=%r, url=%r, ambiguous=%r, retry_time=%r)' % (
-            type(self).__name__, self.status, self.code, self.message, self.request_id, self.method, self.url,
-            self.ambiguous, self.retry_time)
-
-    def to_dict(self):
-        """The error as plain data (for module results); no secrets."""
-        return dict(msg=str(self), status=self.status, error_code=self.code, request_id=self.request_id,
-                    method=self.method, url=self.url, ambiguous=self.ambiguous, retry_time=round(self.retry_time, 3))
-
 
 def is_duplicate_grant_error(err):
     """True for the duplicate-key error: code Request_MultipleObjectsWithSameKeyValue whatever the status or message
@@ -221,14 +114,6 @@ def is_not_replicated_error(err):
     if err.status == 404:
         return True
     return err.status == 400 and NOT_REPLICATED_TEXT in (err.message or '').lower()
-
-
-def _path_only(url):
-    try:
-        parts = urlsplit(url)
-    except (TypeError, ValueError):
-        return url
-    return parts.path or url
 
 
 def parse_retry_after(value, now=None):
@@ -314,7 +199,7 @@ class GraphResponse(object):
         return self
 
     def __repr__(self):
-        return 'GraphResponse(status=%r, method=%r, url=%r)' % (self.status, self.method, _path_only(self.url or ''))
+        return 'GraphResponse(status=%r, method=%r, url=%r)' % (self.status, self.method, path_only(self.url or ''))
 
 
 def _inner_error(body):
@@ -764,7 +649,7 @@ class GraphClient(object):
     def _what(self, method, url):
         if self._batch_what and url.endswith('/$batch'):
             return self._batch_what
-        return '%s %s' % (method, _path_only(url))
+        return '%s %s' % (method, path_only(url))
 
     def _wait(self, state, delay, what, why):
         """Wait before a retry: listed in ``retry_log`` (the module result), logged, charged to ``state``."""
@@ -839,7 +724,7 @@ class GraphClient(object):
                 # An expired/revoked token: drop it from the cache, get a new one, and try once more.
                 refreshed = True
                 self.stats['token_refreshes'] += 1
-                self._note('%s %s: HTTP 401, acquiring a new token and retrying once' % (method, _path_only(url)))
+                self._note('%s %s: HTTP 401, acquiring a new token and retrying once' % (method, path_only(url)))
                 self.retry_log.add(self._what(method, url), 'HTTP 401: a new token was acquired', 0.0)
                 self._token(force_refresh=True)
                 continue
