@@ -22,8 +22,9 @@ from typing import Optional
 from urllib.parse import parse_qsl, unquote
 
 from . import DEACTIVATE_FUNCTION, ENV_FILE, INFO_FILE, UNSET_FILE, certs
+from .clouds import CLOUD_GRAPH_ROOTS
 from .control import ControlPlane
-from .faults import CLOUD_GRAPH_ROOTS, WRITE_METHODS, Faults
+from .faults import WRITE_METHODS, Faults
 from .graph import VERSIONS, GraphApi, query_dict
 from .messages import Request, Response, json_response
 from .odata import split_path
