@@ -123,6 +123,10 @@ class _Checker:
                     self.check(value_node, fields[name][0], here)
             elif not is_open and not str(name).startswith("_"):
                 self.fail(key_node, here, f"unknown property; known: {', '.join(sorted(fields))}")
+            else:  # open maps take any Graph property, but a known one in the wrong case is a typo
+                for known in fields:
+                    if known.lower() == str(name).lower():
+                        self.fail(key_node, here, f"unknown property; did you mean '{known}'?")
         for name, (_spec, required) in fields.items():
             if required and name not in seen:
                 self.fail(node, where or "the seed", f"missing required property '{name}'")
