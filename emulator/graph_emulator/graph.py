@@ -58,7 +58,7 @@ def _unsupported_directory_filter(resource):
     def build(prop):
         if prop:
             return GraphApiError(400, "Request_UnsupportedQuery",
-                              f"Unsupported or invalid query filter clause specified for property '{prop}' of resource '{resource}'.")
+                                 f"Unsupported or invalid query filter clause specified for property '{prop}' of resource '{resource}'.")
         return GraphApiError(400, "Request_UnsupportedQuery", "Unsupported query.")
     return build
 
@@ -78,7 +78,7 @@ USER_FILTER = odata.FilterSchema(
 
 def not_found(identifier: str) -> GraphApiError:
     return GraphApiError(404, "Request_ResourceNotFound",
-                      f"Resource '{identifier}' does not exist or one of its queried reference-property objects are not present.")
+                         f"Resource '{identifier}' does not exist or one of its queried reference-property objects are not present.")
 
 
 def segment_not_found(name: str) -> GraphApiError:
@@ -216,7 +216,7 @@ class GraphApi:
 
     def throttled_response(self, ctx: GraphContext, throttle: Throttle) -> Response:
         err = GraphApiError(429, "TooManyRequests", "Please retry again later.",
-                         inner={"code": "429", "message": "Please retry after", "status": "429"})
+                            inner={"code": "429", "message": "Please retry after", "status": "429"})
         appid = ctx.claims.get("appid", "")
         err.headers.update({"x-ms-throttle-scope": f"Tenant_Application/ReadWrite/{appid}/{ctx.claims.get('tid', '')}",
                             "x-ms-throttle-information": "ResourceUnitLimitExceeded"})
@@ -504,8 +504,8 @@ class GraphApi:
     def count_collection(self, ctx, items: list, schema: odata.FilterSchema) -> Response:
         if not self.eventual(ctx):
             raise GraphApiError(400, "Request_BadRequest",
-                             "Raw count (/$count) is not supported because the 'ConsistencyLevel:eventual' header is missing. "
-                             "Refer to https://aka.ms/graph-docs/advanced-queries for more information")
+                                "Raw count (/$count) is not supported because the 'ConsistencyLevel:eventual' header is missing. "
+                                "Refer to https://aka.ms/graph-docs/advanced-queries for more information")
         opts = self.query(ctx)
         predicate = schema.compile(opts.get("filter"))
         return Response(200, str(sum(1 for item in items if predicate(item))), content_type=TEXT_CONTENT_TYPE)
@@ -578,10 +578,10 @@ class GraphApi:
             body = json.loads(ctx.request.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise GraphApiError(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and "
-                                                "payload is of valid JSON format.") from exc
+                                                   "payload is of valid JSON format.") from exc
         if not isinstance(body, dict):
             raise GraphApiError(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and "
-                                                "payload is of valid JSON format.")
+                                                   "payload is of valid JSON format.")
         return body
 
     @staticmethod
@@ -592,7 +592,7 @@ class GraphApi:
                 continue
             if name not in accepted:
                 raise GraphApiError(400, "BadRequest", f"Property '{name}' does not exist on type '{GRANT_TYPE}'. Make sure to only use "
-                                                    "property names that are defined by the type or mark the type as open type.")
+                                                       "property names that are defined by the type or mark the type as open type.")
             if value is not None and not isinstance(value, str):
                 edm = "Edm.DateTimeOffset" if name in ("startTime", "expiryTime") else "Edm.String"
                 raise GraphApiError(400, "BadRequest", f"Cannot convert the literal '{json.dumps(value)}' to the expected type '{edm}'.")
@@ -620,7 +620,7 @@ class GraphApi:
         if lag and time.time() - obj["_created_at"] < lag:
             if self.app.faults.get("reference_lag_status") == 400:
                 raise GraphApiError(400, "Request_BadRequest",
-                                 f"Resource '{value}' does not exist or one of its queried reference-property objects are not present.")
+                                    f"Resource '{value}' does not exist or one of its queried reference-property objects are not present.")
             raise not_found(value)
 
     def create_grant(self, ctx: GraphContext) -> Response:  # pylint: disable=too-many-branches

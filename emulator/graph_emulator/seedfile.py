@@ -87,8 +87,8 @@ class _Checker:
             if not self.is_scalar(node, "str") or node.value not in spec[1]:
                 self.fail(node, where, f"must be one of {', '.join(spec[1])} (case matters), got {node.value!r}")
         elif spec == _STRS:
-            if not self.is_scalar(node, "str") and not (isinstance(node, yaml.SequenceNode)
-                                                         and all(self.is_scalar(v, "str") for v in node.value)):
+            is_list = isinstance(node, yaml.SequenceNode) and all(self.is_scalar(v, "str") for v in node.value)
+            if not self.is_scalar(node, "str") and not is_list:
                 self.fail(node, where, "must be a string or a list of strings")
         elif spec == "number":
             if not (self.is_scalar(node, "int") or self.is_scalar(node, "float")):
@@ -172,7 +172,7 @@ class _Resolver:
                     reason = f"{other} has the same displayName: give each an appId" if derived else f"{sp[key]} is already used by {other}"
                     self.checker.fail(_field_node(node, key), f"servicePrincipals[{index}].{key}", reason)
                 seen[(key, value)] = index
-            for value in {sp["id"].lower(), sp["appId"].lower(), sp["displayName"].lower()}:
+            for value in sorted({sp["id"].lower(), sp["appId"].lower(), sp["displayName"].lower()}):
                 self.sp_keys.setdefault(value, []).append(sp["id"])
 
     def users(self, nodes: list, users: list):

@@ -31,7 +31,7 @@ def test_the_seed_is_my_tenant(msgraph_emulator):
 def run_playbook(emulator, times=1):
     playbook = os.path.join(os.path.dirname(os.path.abspath(__file__)), "site.yml")
     env = {**os.environ, **emulator.env}
-    for _ in range(times):
+    for _run in range(times):
         subprocess.run([shutil.which("ansible-playbook") or "ansible-playbook", playbook], env=env, check=True)
 
 

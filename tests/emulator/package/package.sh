@@ -28,7 +28,7 @@ build_venv() {
     wheel="$(ls "$dir"/dist/msgraph_emulator-*.whl)"
     # Only the pinned lines: requirements/dev.txt's -r include would turn constraints into requirements.
     grep -E '^[A-Za-z0-9_.-]+==' requirements/dev.txt > "$dir/constraints.txt"
-    "$dir/venv/bin/python" -m pip install --quiet -c "$dir/constraints.txt" "$wheel[pytest]" >&2
+    "$dir/venv/bin/python" -m pip install --quiet -c "$dir/constraints.txt" "${wheel}[pytest]" >&2
 }
 
 emulator_stamp() {
