@@ -6,7 +6,8 @@
 #   scripts/test.sh --fast          the quick ones: bootstrap unit emulator sanity lint changelog
 #   scripts/test.sh --list          list the stages
 #
-# Stages: bootstrap unit emulator sanity lint changelog build docs awx integration molecule reliability matrix-2.16
+# Stages: bootstrap unit emulator emulator-package sanity lint changelog build docs awx integration molecule reliability
+#         matrix-2.16
 # Every selected stage runs even when an earlier one failed; the run fails when any stage failed. A stage whose
 # inputs do not exist yet (no integration targets, no molecule scenario, ...) is skipped with a note.
 # Pass extra pytest options through PYTEST_ADDOPTS (e.g. PYTEST_ADDOPTS='-k scopes -x' scripts/test.sh unit).
@@ -21,7 +22,7 @@ if [ "${CI:-}" = true ]; then
     export NO_COLOR=1 ANSIBLE_NOCOLOR=1 PY_COLORS=0
 fi
 
-ALL_STAGES=(bootstrap unit emulator sanity lint changelog build docs awx integration molecule reliability matrix-2.16)
+ALL_STAGES=(bootstrap unit emulator emulator-package sanity lint changelog build docs awx integration molecule reliability matrix-2.16)
 FAST_STAGES=(bootstrap unit emulator sanity lint changelog)
 
 VENV="$MSG_ROOT/.venv"
@@ -73,6 +74,11 @@ have_targets() {
 }
 
 EMULATOR_STATE=""
+EMULATOR_VENV=""   # set: run the emulator from this venv's installed msgraph-emulator package, not from emulator/
+emulator_cli() {
+    if [ -n "$EMULATOR_VENV" ]; then "$EMULATOR_VENV/bin/msgraph-emulator" "$@"
+    else PYTHONPATH="$MSG_ROOT/emulator" "$VENV/bin/python" -m graph_emulator "$@"; fi
+}
 # start_emulator STATE_DIR: start the Graph emulator (from .venv) and write STATE_DIR/integration_config.yml.
 start_emulator() {
     EMULATOR_STATE="$1"
@@ -81,7 +87,7 @@ start_emulator() {
     rm -rf "$EMULATOR_STATE"
     mkdir -p "$EMULATOR_STATE"
     trap stop_emulator EXIT
-    PYTHONPATH="$MSG_ROOT/emulator" "$VENV/bin/python" -m graph_emulator start --state-dir "$EMULATOR_STATE" || return 1
+    emulator_cli start --state-dir "$EMULATOR_STATE" || return 1
     [ -f "$EMULATOR_STATE/emulator.json" ] || { echo "emulator did not write $EMULATOR_STATE/emulator.json"; return 1; }
     "$VENV/bin/python" - "$EMULATOR_STATE/emulator.json" "$EMULATOR_STATE/integration_config.yml" <<'PY'
 import json, sys
@@ -103,7 +109,7 @@ PY
 }
 stop_emulator() {
     if [ -n "$EMULATOR_STATE" ] && [ -f "$EMULATOR_STATE/emulator.json" ]; then
-        PYTHONPATH="$MSG_ROOT/emulator" "$VENV/bin/python" -m graph_emulator stop --state-dir "$EMULATOR_STATE" \
+        emulator_cli stop --state-dir "$EMULATOR_STATE" \
             || echo "WARNING: could not stop the emulator in $EMULATOR_STATE"
     fi
     EMULATOR_STATE=""
@@ -160,6 +166,14 @@ stage_unit() {
 stage_emulator() {
     msg_require_venv 2.21 || return 1
     run_pytest "$VENV" tests/emulator
+}
+
+# The emulator as users install it (docs/testing-offline.md): its wheel in a fresh venv, then a user project outside
+# the repository (seed file, playbook, pytest fixture, malformed seeds), and the git+file:// install.
+stage_emulator_package() {
+    msg_require_venv 2.21 || return 1
+    ensure_collections_link
+    ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS" bash tests/emulator/package/package.sh check
 }
 
 # Every sanity test on the controller Python (3.12, the venv's); the per-Python tests (compile, import) also on
@@ -253,6 +267,8 @@ stage_reliability() {
 stage_integration() {
     have_targets || skip "no integration targets in tests/integration/targets yet"
     msg_require_venv 2.21 || return 1
+    # The emulator from its installed wheel (.tmp/emulator-package/venv), so the package is what we test with.
+    EMULATOR_VENV="$(bash tests/emulator/package/package.sh venv)" || return 1
     start_emulator "$MSG_ROOT/.tmp/emulator" || return 1
     MSGRAPH_INTEGRATION_CONFIG="$EMULATOR_STATE/integration_config.yml" \
         bash scripts/ansible-test.sh "$VENV" integration --local --python 3.12

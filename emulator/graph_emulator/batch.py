@@ -12,15 +12,15 @@ import json
 import random
 import time
 
-from .messages import JSON_CONTENT_TYPE, GraphError, Request, Response
+from .messages import JSON_CONTENT_TYPE, GraphApiError, Request, Response
 from .faults import WRITE_METHODS
 
 MAX_BATCH_REQUESTS = 20
 ITEM_METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
 
 
-def _bad(message: str) -> GraphError:
-    return GraphError(400, "BadRequest", message)
+def _bad(message: str) -> GraphApiError:
+    return GraphApiError(400, "BadRequest", message)
 
 
 def _parse_envelope(ctx) -> list:
@@ -122,23 +122,23 @@ def _item_payload(item_id: str, response: Response) -> dict:
 def _run_item(api, ctx, item: dict, failed: set) -> Response:
     try:
         item_request = _item_request(item, ctx.request)
-    except GraphError as err:
+    except GraphApiError as err:
         return api.error_response(ctx, err)
     item_ctx = dataclasses.replace(ctx, request=item_request, in_batch=True,
                                    client_request_id=item_request.header("client-request-id") or ctx.client_request_id)
     if any(dep.lower() in failed for dep in item.get("dependsOn") or []):
-        return api.error_response(item_ctx, GraphError(424, "FailedDependency", "A request this request depends on failed."))
+        return api.error_response(item_ctx, GraphApiError(424, "FailedDependency", "A request this request depends on failed."))
     return api.run_operation(item_ctx)
 
 
 def run_batch(api, ctx, envelope_seq: int) -> Response:
     """Run a JSON batch. ``ctx`` is the envelope's GraphContext (already authenticated)."""
     if ctx.method != "POST":
-        return api.error_response(ctx, GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target."))
+        return api.error_response(ctx, GraphApiError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target."))
     try:
         items = _parse_envelope(ctx)
         order = _execution_order(items)
-    except GraphError as err:
+    except GraphApiError as err:
         return api.error_response(ctx, err)
     results, failed, drop = {}, set(), False
     for item in order:

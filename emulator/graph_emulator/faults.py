@@ -13,12 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-CLOUD_GRAPH_ROOTS = {
-    "global": "https://graph.microsoft.com",
-    "usgov": "https://graph.microsoft.us",
-    "usgov_dod": "https://dod-graph.microsoft.us",
-    "china": "https://microsoftgraph.chinacloudapi.cn",
-}
+from .clouds import CLOUD_GRAPH_ROOTS
 
 DEFAULTS = {
     "duplicate_status": 409,

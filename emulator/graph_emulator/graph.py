@@ -10,11 +10,11 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 from urllib.parse import parse_qsl
 
 from . import batch, odata, readings
-from .messages import ODATA_JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, GraphError, Request, Response
+from .messages import ODATA_JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, GraphApiError, Request, Response
 from .state import CONSENT_TYPES, is_guid, is_wellformed_grant_id, new_grant_record
 from .faults import Failure, Throttle, WRITE_METHODS
 
@@ -51,15 +51,15 @@ USER_EXTRA_PROPERTIES = ("accountEnabled", "userType", "mailNickname", "createdD
 
 
 def _unsupported_grant_filter(prop):
-    return GraphError(400, "Request_UnsupportedQuery", f"Filter is invalid. {prop}" if prop else "Filter is invalid.")
+    return GraphApiError(400, "Request_UnsupportedQuery", f"Filter is invalid. {prop}" if prop else "Filter is invalid.")
 
 
 def _unsupported_directory_filter(resource):
     def build(prop):
         if prop:
-            return GraphError(400, "Request_UnsupportedQuery",
-                              f"Unsupported or invalid query filter clause specified for property '{prop}' of resource '{resource}'.")
-        return GraphError(400, "Request_UnsupportedQuery", "Unsupported query.")
+            return GraphApiError(400, "Request_UnsupportedQuery",
+                                 f"Unsupported or invalid query filter clause specified for property '{prop}' of resource '{resource}'.")
+        return GraphApiError(400, "Request_UnsupportedQuery", "Unsupported query.")
     return build
 
 
@@ -76,21 +76,35 @@ USER_FILTER = odata.FilterSchema(
     _unsupported_directory_filter("User"))
 
 
-def not_found(identifier: str) -> GraphError:
-    return GraphError(404, "Request_ResourceNotFound",
-                      f"Resource '{identifier}' does not exist or one of its queried reference-property objects are not present.")
+def not_found(identifier: str) -> GraphApiError:
+    return GraphApiError(404, "Request_ResourceNotFound",
+                         f"Resource '{identifier}' does not exist or one of its queried reference-property objects are not present.")
 
 
-def segment_not_found(name: str) -> GraphError:
-    return GraphError(400, "BadRequest", f"Resource not found for the segment '{name}'.")
+def segment_not_found(name: str) -> GraphApiError:
+    return GraphApiError(400, "BadRequest", f"Resource not found for the segment '{name}'.")
 
 
-def invalid_value(prop: str) -> GraphError:
-    return GraphError(400, "Request_BadRequest", f"Invalid value specified for property '{prop}' of resource 'OAuth2PermissionGrant'.")
+def invalid_value(prop: str) -> GraphApiError:
+    return GraphApiError(400, "Request_BadRequest", f"Invalid value specified for property '{prop}' of resource 'OAuth2PermissionGrant'.")
 
 
-def method_not_allowed() -> GraphError:
-    return GraphError(405, "Request_BadRequest", METHOD_NOT_ALLOWED_MESSAGE)
+def method_not_allowed() -> GraphApiError:
+    return GraphApiError(405, "Request_BadRequest", METHOD_NOT_ALLOWED_MESSAGE)
+
+
+@dataclass(frozen=True)
+class DirectorySet:
+    """What differs between ``/servicePrincipals`` and ``/users`` (``GraphApi.route_directory_set`` has the rest)."""
+
+    roles: frozenset  # application permissions that may read the set
+    filter: odata.FilterSchema
+    list: Callable  # (ctx) -> Response: the collection
+    items: Callable  # () -> every object, for /$count
+    check_key: Callable  # (key) -> None; raises for a key the set refuses before any lookup
+    resolve: Callable  # (ctx, key_name, key_value, keyed) -> the object, or raises 404
+    owns: Callable  # (object) -> predicate on grants: the grants of its oauth2PermissionGrants navigation
+    entity: Callable  # (ctx, resolve, key_value) -> Response: GET of one object
 
 
 @dataclass
@@ -159,7 +173,7 @@ class GraphApi:
         ctx = GraphContext(inner, version, {}, request_id, client_request_id)
         try:
             ctx.claims = self.app.tokens.validate_bearer(request.header("authorization"))
-        except GraphError as err:
+        except GraphApiError as err:
             return self.finish(ctx, self.error_response(ctx, err))
         segments = odata.split_path(inner.path)
         if len(segments) == 1 and segments[0].lower() == "$batch":
@@ -181,7 +195,7 @@ class GraphApi:
         try:
             with self.app.lock:
                 response = self.dispatch(ctx)
-        except GraphError as err:
+        except GraphApiError as err:
             return self.error_response(ctx, err)
         if ctx.method in WRITE_METHODS and 200 <= response.status < 300:
             mode = self.app.faults.take_apply_then_fail(ctx.method, ctx.full_path)
@@ -194,15 +208,15 @@ class GraphApi:
         return response
 
     # ============================================================ response shaping
-    def error_response(self, ctx: GraphContext, err: GraphError) -> Response:
+    def error_response(self, ctx: GraphContext, err: GraphApiError) -> Response:
         inner = {"date": _iso_utc_now(), "request-id": ctx.request_id, "client-request-id": ctx.client_request_id}
         inner.update(err.inner)
         payload = {"error": {"code": err.code, "message": err.message, "innerError": inner}}
         return Response(err.status, payload, dict(err.headers), content_type="application/json")
 
     def throttled_response(self, ctx: GraphContext, throttle: Throttle) -> Response:
-        err = GraphError(429, "TooManyRequests", "Please retry again later.",
-                         inner={"code": "429", "message": "Please retry after", "status": "429"})
+        err = GraphApiError(429, "TooManyRequests", "Please retry again later.",
+                            inner={"code": "429", "message": "Please retry after", "status": "429"})
         appid = ctx.claims.get("appid", "")
         err.headers.update({"x-ms-throttle-scope": f"Tenant_Application/ReadWrite/{appid}/{ctx.claims.get('tid', '')}",
                             "x-ms-throttle-information": "ResourceUnitLimitExceeded"})
@@ -213,12 +227,12 @@ class GraphApi:
         return response
 
     @staticmethod
-    def server_error(status: int) -> GraphError:
+    def server_error(status: int) -> GraphApiError:
         if status == 500:
-            return GraphError(500, "Service_InternalServerError", "Encountered an internal server error.")
+            return GraphApiError(500, "Service_InternalServerError", "Encountered an internal server error.")
         if status == 504:
-            return GraphError(504, "gatewayTimeout", "The gateway did not receive a timely response from the upstream service.")
-        return GraphError(503, "serviceNotAvailable", "The service is temporarily unavailable. Please retry later.")
+            return GraphApiError(504, "gatewayTimeout", "The gateway did not receive a timely response from the upstream service.")
+        return GraphApiError(503, "serviceNotAvailable", "The service is temporarily unavailable. Please retry later.")
 
     def finish(self, ctx: GraphContext, response: Response) -> Response:
         """Headers every top-level Graph response carries (§3.7)."""
@@ -248,7 +262,7 @@ class GraphApi:
     # ================================================================== routing
     def dispatch(self, ctx: GraphContext) -> Response:
         if ctx.version not in VERSIONS:
-            raise GraphError(400, "BadRequest", f"Invalid version: {ctx.version}")
+            raise GraphApiError(400, "BadRequest", f"Invalid version: {ctx.version}")
         segments = [odata.parse_segment(s) for s in odata.split_path(ctx.request.path)]
         if not segments:
             return self.service_document(ctx)
@@ -256,15 +270,15 @@ class GraphApi:
         if first == "oauth2permissiongrants":
             return self.route_grants(ctx, segments)
         if first == "serviceprincipals":
-            return self.route_service_principals(ctx, segments)
+            return self.route_directory_set(ctx, segments, self.service_principal_set())
         if first == "users":
-            return self.route_users(ctx, segments)
+            return self.route_directory_set(ctx, segments, self.user_set())
         if first == "me":
-            raise GraphError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
+            raise GraphApiError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
         if first == "$batch":
-            raise GraphError(400, "BadRequest", "Nested batch requests are not supported.")
+            raise GraphApiError(400, "BadRequest", "Nested batch requests are not supported.")
         if first == "$metadata":
-            raise GraphError(501, "NotImplemented", "The emulator does not serve $metadata.")
+            raise GraphApiError(501, "NotImplemented", "The emulator does not serve $metadata.")
         raise segment_not_found(segments[0].name)
 
     def service_document(self, ctx: GraphContext) -> Response:
@@ -277,7 +291,7 @@ class GraphApi:
 
     def require(self, ctx: GraphContext, roles: frozenset):
         if not set(ctx.claims.get("roles") or []) & roles:
-            raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+            raise GraphApiError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 
     def route_grants(self, ctx: GraphContext, segments: list) -> Response:
         first = segments[0]
@@ -300,7 +314,7 @@ class GraphApi:
             self.require(ctx, GRANT_READ_ROLES)
             return self.count_grants(ctx)
         if second.key is not None and second.lname in ("delta", "microsoft.graph.delta"):
-            raise GraphError(501, "NotImplemented", "delta() is not emulated.")
+            raise GraphApiError(501, "NotImplemented", "delta() is not emulated.")
         grant_id = second.name if second.key is None else f"{second.name}({second.key})"
         if ctx.method == "GET":
             self.require(ctx, GRANT_READ_ROLES)
@@ -320,7 +334,7 @@ class GraphApi:
         if len(rest) > 2:
             raise segment_not_found(rest[2].name)
         if ctx.method != "GET":
-            raise GraphError(400, "BadRequest", NAV_WRITE_MESSAGE)
+            raise GraphApiError(400, "BadRequest", NAV_WRITE_MESSAGE)
         self.require(ctx, GRANT_READ_ROLES)
         owner = resolve()
         belongs = owner_check(owner)
@@ -330,89 +344,85 @@ class GraphApi:
             return self.count_grants(ctx, base_filter=belongs)
         return self.get_grant(ctx, rest[1].name, belongs=belongs)
 
-    def route_service_principals(self, ctx: GraphContext, segments: list) -> Response:
+    def route_directory_set(self, ctx: GraphContext, segments: list, entity_set: "DirectorySet") -> Response:
+        """The shape ``/servicePrincipals`` and ``/users`` share: the collection, ``/$count``, one entity by key
+        (``/{key}`` or ``({key})``), and the read-only grant navigation under it."""
         first = segments[0]
         if first.key is not None:
             key_name, key_value = odata.parse_key(first.key)
             rest = segments[1:]
         elif len(segments) == 1:
-            if ctx.method != "GET":
-                raise method_not_allowed()
-            self.require(ctx, SP_READ_ROLES)
-            return self.list_service_principals(ctx)
+            self.require_get(ctx, entity_set.roles)
+            return entity_set.list(ctx)
+        elif segments[1].lname == "$count" and len(segments) == 2:
+            self.require_get(ctx, entity_set.roles)
+            return self.count_collection(ctx, entity_set.items(), entity_set.filter)
         else:
-            if segments[1].lname == "$count" and len(segments) == 2:
-                if ctx.method != "GET":
-                    raise method_not_allowed()
-                self.require(ctx, SP_READ_ROLES)
-                return self.count_collection(ctx, self.app.directory.service_principals(), SP_FILTER)
             key_name, key_value = None, segments[1].name
+            entity_set.check_key(key_value)
             rest = segments[2:]
 
         def resolve():
-            return self.resolve_service_principal(key_name, key_value)
+            return entity_set.resolve(ctx, key_name, key_value, first.key is not None)
 
         if rest:
-            return self.route_navigation(ctx, rest, lambda sp: (lambda g: g["clientId"] == sp["id"]), resolve)
+            return self.route_navigation(ctx, rest, entity_set.owns, resolve)
+        self.require_get(ctx, entity_set.roles)
+        return entity_set.entity(ctx, resolve, key_value)
+
+    def require_get(self, ctx: GraphContext, roles: frozenset):
         if ctx.method != "GET":
             raise method_not_allowed()
-        self.require(ctx, SP_READ_ROLES)
-        try:
-            sp = resolve()
-        except GraphError as err:
-            if err.status == 404 and self.app.faults.get("alternate_key_miss_status") == 400:
-                raise GraphError(400, "Request_BadRequest", f"Invalid object identifier '{key_value}'.") from err
-            raise
-        return self.entity_response(ctx, render_service_principal(sp, ctx.version), "servicePrincipals",
-                                    self.sp_selectable(ctx.version), SP_TYPE)
+        self.require(ctx, roles)
 
-    def route_users(self, ctx: GraphContext, segments: list) -> Response:
-        first = segments[0]
-        if first.key is not None:
-            key_value = odata.parse_key(first.key)[1]
-            rest = segments[1:]
-        elif len(segments) == 1:
-            if ctx.method != "GET":
-                raise method_not_allowed()
-            self.require(ctx, USER_READ_ROLES)
-            return self.list_users(ctx)
-        else:
-            key_value = segments[1].name
-            if key_value.lower() == "$count" and len(segments) == 2:
-                if ctx.method != "GET":
-                    raise method_not_allowed()
-                self.require(ctx, USER_READ_ROLES)
-                return self.count_collection(ctx, self.app.directory.users(), USER_FILTER)
+    def service_principal_set(self) -> "DirectorySet":
+        def resolve(ctx, key_name, key_value, keyed):
+            del ctx, keyed
+            return self.resolve_service_principal(key_name, key_value)
+
+        def entity(ctx, resolve_owner, key_value):
+            try:
+                sp = resolve_owner()
+            except GraphApiError as err:
+                if err.status == 404 and self.app.faults.get("alternate_key_miss_status") == 400:
+                    raise GraphApiError(400, "Request_BadRequest", f"Invalid object identifier '{key_value}'.") from err
+                raise
+            return self.entity_response(ctx, render_service_principal(sp, ctx.version), "servicePrincipals",
+                                        self.sp_selectable(ctx.version), SP_TYPE)
+
+        return DirectorySet(SP_READ_ROLES, SP_FILTER, self.list_service_principals, self.app.directory.service_principals,
+                            lambda key_value: None, resolve, lambda sp: (lambda g: g["clientId"] == sp["id"]), entity)
+
+    def user_set(self) -> "DirectorySet":
+        def check_key(key_value):
             if key_value.startswith("$"):  # /users/$x@y is parsed as a system segment: use /users('$x@y') (§5.2)
                 raise segment_not_found(key_value)
-            rest = segments[2:]
 
-        def resolve():
+        def resolve(ctx, key_name, key_value, keyed):
+            del key_name
             if ctx.in_batch and self.app.faults.get("batch_special_user_names") == "not_found" \
-                    and readings.is_special_user_key(key_value, first.key is not None):
+                    and readings.is_special_user_key(key_value, keyed):
                 raise not_found(key_value)  # the guest and ('$…') forms are documented for plain requests only
             return self.resolve_user(key_value)
 
-        if rest:
-            return self.route_navigation(ctx, rest, lambda user: (lambda g: g["consentType"] == "Principal" and g["principalId"] == user["id"]),
-                                         resolve)
-        if ctx.method != "GET":
-            raise method_not_allowed()
-        self.require(ctx, USER_READ_ROLES)
-        user = resolve()
-        opts = self.query(ctx)
-        select = odata.parse_select(opts.get("select"), self.user_selectable(), USER_TYPE)
-        payload = {"@odata.context": self.context_url(ctx, self.set_fragment("users", select) + "/$entity")}
-        payload.update(render_user(user, select))
-        return Response(200, payload, content_type=ODATA_JSON_CONTENT_TYPE)
+        def entity(ctx, resolve_owner, key_value):
+            del key_value
+            user = resolve_owner()
+            select = odata.parse_select(self.query(ctx).get("select"), self.user_selectable(), USER_TYPE)
+            payload = {"@odata.context": self.context_url(ctx, self.set_fragment("users", select) + "/$entity")}
+            payload.update(render_user(user, select))
+            return Response(200, payload, content_type=ODATA_JSON_CONTENT_TYPE)
+
+        return DirectorySet(USER_READ_ROLES, USER_FILTER, self.list_users, self.app.directory.users, check_key, resolve,
+                            lambda user: (lambda g: g["consentType"] == "Principal" and g["principalId"] == user["id"]), entity)
 
     # ============================================================ lookups
     def resolve_service_principal(self, key_name: Optional[str], value: str) -> dict:
         directory = self.app.directory
         if key_name is not None and key_name.lower() not in ("appid", "id"):
-            raise GraphError(400, "BadRequest", f"The key property '{key_name}' is not an alternate key of type '{SP_TYPE}'.")
+            raise GraphApiError(400, "BadRequest", f"The key property '{key_name}' is not an alternate key of type '{SP_TYPE}'.")
         if not is_guid(value):
-            raise GraphError(400, "Request_BadRequest", f"Invalid object identifier '{value}'.")
+            raise GraphApiError(400, "Request_BadRequest", f"Invalid object identifier '{value}'.")
         if key_name is not None and key_name.lower() == "appid":
             sp = directory.service_principal_by_app_id(value)
         else:
@@ -433,14 +443,14 @@ class GraphApi:
         opts = odata.parse_query(ctx.request.query, ctx.version)
         if opts.get("search") is not None:
             if self.app.faults.get("search_status") == 500:
-                raise GraphError(500, "Service_InternalServerError", "Encountered an internal server error.")
-            raise GraphError(400, "Request_UnsupportedQuery", "Search is not supported on this resource.")
+                raise GraphApiError(500, "Service_InternalServerError", "Encountered an internal server error.")
+            raise GraphApiError(400, "Request_UnsupportedQuery", "Search is not supported on this resource.")
         if opts.get("orderby") is not None:
-            raise GraphError(400, "Request_UnsupportedQuery", "Sorting not supported for current query.")
+            raise GraphApiError(400, "Request_UnsupportedQuery", "Sorting not supported for current query.")
         if opts.get("skip") is not None:
-            raise GraphError(400, "Request_BadRequest", "'$skip' is not supported by the service.")
+            raise GraphApiError(400, "Request_BadRequest", "'$skip' is not supported by the service.")
         if opts.get("expand") is not None:
-            raise GraphError(400, "Request_UnsupportedQuery", "The query option '$expand' is not supported by the emulator.")
+            raise GraphApiError(400, "Request_UnsupportedQuery", "The query option '$expand' is not supported by the emulator.")
         return opts
 
     def wants_count(self, ctx: GraphContext, opts: odata.QueryOptions) -> bool:
@@ -465,7 +475,7 @@ class GraphApi:
         state = odata.decode_skiptoken(token) if token else {}
         after, empties = state.get("a"), state.get("e", 0)
         if not isinstance(after, (str, type(None))) or not isinstance(empties, int):
-            raise GraphError(400, "Request_BadRequest", "Invalid paging token (skip token).")
+            raise GraphApiError(400, "Request_BadRequest", "Invalid paging token (skip token).")
         remaining = [item for item in items if after is None or key(item) > after]
         payload = {"@odata.context": self.context_url(ctx, context_fragment)}
         if count and not token:
@@ -493,9 +503,9 @@ class GraphApi:
 
     def count_collection(self, ctx, items: list, schema: odata.FilterSchema) -> Response:
         if not self.eventual(ctx):
-            raise GraphError(400, "Request_BadRequest",
-                             "Raw count (/$count) is not supported because the 'ConsistencyLevel:eventual' header is missing. "
-                             "Refer to https://aka.ms/graph-docs/advanced-queries for more information")
+            raise GraphApiError(400, "Request_BadRequest",
+                                "Raw count (/$count) is not supported because the 'ConsistencyLevel:eventual' header is missing. "
+                                "Refer to https://aka.ms/graph-docs/advanced-queries for more information")
         opts = self.query(ctx)
         predicate = schema.compile(opts.get("filter"))
         return Response(200, str(sum(1 for item in items if predicate(item))), content_type=TEXT_CONTENT_TYPE)
@@ -543,7 +553,7 @@ class GraphApi:
     @staticmethod
     def check_grant_id(grant_id: str):
         if not is_wellformed_grant_id(grant_id):  # e.g. a GUID passed as a grant id (§2.2, I8)
-            raise GraphError(400, "Request_UnsupportedQuery", "Filter is invalid. id")
+            raise GraphApiError(400, "Request_UnsupportedQuery", "Filter is invalid. id")
 
     def get_grant(self, ctx: GraphContext, grant_id: str, belongs=None) -> Response:
         opts = self.query(ctx)
@@ -563,15 +573,15 @@ class GraphApi:
     @staticmethod
     def json_body(ctx: GraphContext) -> dict:
         if not ctx.request.body.strip():
-            raise GraphError(400, "BadRequest", "Empty Payload. JSON content expected.")
+            raise GraphApiError(400, "BadRequest", "Empty Payload. JSON content expected.")
         try:
             body = json.loads(ctx.request.body)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise GraphError(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and "
-                                                "payload is of valid JSON format.") from exc
+            raise GraphApiError(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and "
+                                                   "payload is of valid JSON format.") from exc
         if not isinstance(body, dict):
-            raise GraphError(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and "
-                                                "payload is of valid JSON format.")
+            raise GraphApiError(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and "
+                                                   "payload is of valid JSON format.")
         return body
 
     @staticmethod
@@ -581,11 +591,11 @@ class GraphApi:
             if name.startswith("@"):  # instance annotations such as @odata.type
                 continue
             if name not in accepted:
-                raise GraphError(400, "BadRequest", f"Property '{name}' does not exist on type '{GRANT_TYPE}'. Make sure to only use "
-                                                    "property names that are defined by the type or mark the type as open type.")
+                raise GraphApiError(400, "BadRequest", f"Property '{name}' does not exist on type '{GRANT_TYPE}'. Make sure to only use "
+                                                       "property names that are defined by the type or mark the type as open type.")
             if value is not None and not isinstance(value, str):
                 edm = "Edm.DateTimeOffset" if name in ("startTime", "expiryTime") else "Edm.String"
-                raise GraphError(400, "BadRequest", f"Cannot convert the literal '{json.dumps(value)}' to the expected type '{edm}'.")
+                raise GraphApiError(400, "BadRequest", f"Cannot convert the literal '{json.dumps(value)}' to the expected type '{edm}'.")
 
     def replication(self) -> tuple:
         faults = self.app.faults
@@ -609,8 +619,8 @@ class GraphApi:
         lag = self.app.faults.get("reference_lag_seconds")
         if lag and time.time() - obj["_created_at"] < lag:
             if self.app.faults.get("reference_lag_status") == 400:
-                raise GraphError(400, "Request_BadRequest",
-                                 f"Resource '{value}' does not exist or one of its queried reference-property objects are not present.")
+                raise GraphApiError(400, "Request_BadRequest",
+                                    f"Resource '{value}' does not exist or one of its queried reference-property objects are not present.")
             raise not_found(value)
 
     def create_grant(self, ctx: GraphContext) -> Response:  # pylint: disable=too-many-branches
@@ -621,19 +631,19 @@ class GraphApi:
         # v1.0 accepts startTime/expiryTime and ignores them (an emulator choice: §12.25 says the real answer is unknown).
         self.check_body_properties(body, GRANT_PROPERTIES["beta"])
         if "id" in body:
-            raise GraphError(400, "Request_BadRequest", "Property 'id' is read-only and cannot be set.")
+            raise GraphApiError(400, "Request_BadRequest", "Property 'id' is read-only and cannot be set.")
         for prop in ("clientId", "resourceId") + (("startTime", "expiryTime") if beta else ()):
             if body.get(prop) is None:
-                raise GraphError(400, "Request_BadRequest", f"Missing property: {prop}.")
+                raise GraphApiError(400, "Request_BadRequest", f"Missing property: {prop}.")
         for prop in ("clientId", "resourceId"):
             if not is_guid(body[prop]):
-                raise GraphError(400, "Request_BadRequest", f"Invalid object identifier '{body[prop]}'.")
+                raise GraphApiError(400, "Request_BadRequest", f"Invalid object identifier '{body[prop]}'.")
         consent_type = body.get("consentType")
         if consent_type not in CONSENT_TYPES:
             raise invalid_value("consentType")
         principal_id = body.get("principalId")
         if principal_id is not None and not is_guid(principal_id):
-            raise GraphError(400, "Request_BadRequest", f"Invalid object identifier '{principal_id}'.")
+            raise GraphApiError(400, "Request_BadRequest", f"Invalid object identifier '{principal_id}'.")
         if (consent_type == "Principal") != (principal_id is not None):
             raise invalid_value("principalId")
         scope = body.get("scope")
@@ -668,7 +678,7 @@ class GraphApi:
         self.check_body_properties(body, GRANT_PROPERTIES["beta"])
         for name in body:
             if not name.startswith("@") and name != "scope":
-                raise GraphError(400, "Request_BadRequest", f"Property cannot be updated: {name}")
+                raise GraphApiError(400, "Request_BadRequest", f"Property cannot be updated: {name}")
         scope = body.get("scope")
         self.check_scope_value(scope)
         directory = self.app.directory

@@ -56,7 +56,7 @@ def json_response(status: int, payload: Any, headers: Optional[dict] = None, con
     return Response(status=status, payload=payload, headers=dict(headers or {}), content_type=content_type)
 
 
-class GraphError(Exception):
+class GraphApiError(Exception):
     """A Graph error response: raised anywhere in request handling, rendered with the §4.1 envelope."""
 
     def __init__(self, status: int, code: str, message: str, headers: Optional[dict] = None, inner: Optional[dict] = None):

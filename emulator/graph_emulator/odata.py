@@ -1,7 +1,7 @@
 """OData URL handling: path segments and key literals, system query options, the ``$filter`` subset Graph
 supports on the emulated collections, ``$select``, ``$top`` and opaque skip tokens.
 
-Everything here is pure (no state). Errors are raised as ``messages.GraphError`` with Graph's codes.
+Everything here is pure (no state). Errors are raised as ``messages.GraphApiError`` with Graph's codes.
 """
 
 import base64
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 from urllib.parse import unquote, unquote_plus
 
-from .messages import GraphError
+from .messages import GraphApiError
 
 SYSTEM_OPTIONS = ("filter", "select", "top", "count", "skiptoken", "search", "orderby", "skip", "expand", "format")
 _GUID_TOKEN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -22,8 +22,8 @@ _QUOTED = re.compile(r"^'((?:[^']|'')*)'$")
 _SKIPTOKEN_MAGIC = b"EMU\x01"
 
 
-def bad_request(message: str, code: str = "BadRequest") -> GraphError:
-    return GraphError(400, code, message)
+def bad_request(message: str, code: str = "BadRequest") -> GraphApiError:
+    return GraphApiError(400, code, message)
 
 
 # ----------------------------------------------------------------------------- path
@@ -367,7 +367,7 @@ class FilterSchema:
     """
 
     properties: dict
-    unsupported: Any  # callable(prop or None) -> GraphError
+    unsupported: Any  # callable(prop or None) -> GraphApiError
 
     def compile(self, text: Optional[str]) -> "CompiledFilter":
         """A predicate over entities (matching everything when there is no filter)."""

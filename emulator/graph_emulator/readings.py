@@ -8,7 +8,7 @@ Pure functions over knob values, so graph.py only asks "what does this reading d
 import time
 from typing import Optional
 
-from .messages import GraphError
+from .messages import GraphApiError
 
 # The message Graph gives with Request_UnsupportedQuery when a query option is refused as a whole.
 UNSUPPORTED_QUERY = "Unsupported Query."
@@ -22,7 +22,7 @@ def navigation_filter(mode: str, filter_text: Optional[str]) -> Optional[str]:
     if filter_text is None or not filter_text.strip() or mode == "honoured":
         return filter_text
     if mode == "rejected":
-        raise GraphError(400, "Request_UnsupportedQuery", UNSUPPORTED_QUERY)
+        raise GraphApiError(400, "Request_UnsupportedQuery", UNSUPPORTED_QUERY)
     return None
 
 
@@ -37,13 +37,13 @@ def listing_is_incomplete(mode: str, client_filtered: bool, eventual: bool, coun
     return mode == "advanced_only" and not client_filtered and not (eventual and count)
 
 
-def duplicate_error(status: int, message_mode: str) -> GraphError:
+def duplicate_error(status: int, message_mode: str) -> GraphApiError:
     """The duplicate-create answer: ``duplicate_status`` picks the status, ``duplicate_message`` the text."""
     if message_mode == "other":  # the code stays: clients must recognise the duplicate by its code
-        return GraphError(status, "Request_MultipleObjectsWithSameKeyValue", OTHER_DUPLICATE_MESSAGE)
+        return GraphApiError(status, "Request_MultipleObjectsWithSameKeyValue", OTHER_DUPLICATE_MESSAGE)
     if status == 400:
-        return GraphError(400, "Request_BadRequest", PERMISSION_ENTRY_MESSAGE)
-    return GraphError(409, "Request_MultipleObjectsWithSameKeyValue", PERMISSION_ENTRY_MESSAGE)
+        return GraphApiError(400, "Request_BadRequest", PERMISSION_ENTRY_MESSAGE)
+    return GraphApiError(409, "Request_MultipleObjectsWithSameKeyValue", PERMISSION_ENTRY_MESSAGE)
 
 
 def is_special_user_key(key_value: str, parenthesised: bool) -> bool:

@@ -21,13 +21,15 @@ from importlib import resources
 from typing import Optional
 from urllib.parse import parse_qsl, unquote
 
-from . import DEACTIVATE_FUNCTION, ENV_FILE, INFO_FILE, UNSET_FILE, certs
+from . import DEACTIVATE_FUNCTION, ENV_FILE, INFO_FILE, UNSET_FILE, certs, connection_env
+from .clouds import CLOUD_GRAPH_ROOTS
 from .control import ControlPlane
-from .faults import CLOUD_GRAPH_ROOTS, WRITE_METHODS, Faults
+from .faults import WRITE_METHODS, Faults
 from .graph import VERSIONS, GraphApi, query_dict
 from .messages import Request, Response, json_response
 from .odata import split_path
 from .requestlog import RequestLog
+from .seedfile import load_seed_file
 from .state import Directory
 from .tokens import TokenService, load_signing_key
 
@@ -276,16 +278,7 @@ def connection_info(app: Emulator, tls: certs.TlsFiles) -> dict:
 
 
 def write_connection_files(state_dir: str, info: dict):
-    env = {
-        "MSGRAPH_GRAPH_URL": info["url"],
-        "AZURE_AUTHORITY_HOST": info["url"],
-        "MSGRAPH_CA_PATH": info["ca_path"],
-        "AZURE_TENANT_ID": info["tenant_id"],
-        "AZURE_CLIENT_ID": info["client_id"] or "",
-        "AZURE_CLIENT_SECRET": info["client_secret"] or "",
-        # Tokens of the emulator stay in its state dir, not in the user's cache (~/.cache/msgraph.grants).
-        "MSGRAPH_TOKEN_CACHE": os.path.join(state_dir, "token-cache"),
-    }
+    env = connection_env(info)
     # The way back (a later run against a real tenant in the same shell must not go to 127.0.0.1): the
     # msgraph_emulator_deactivate function defined by env.sh, or `source DIR/unset.sh`.
     unset = f"unset {' '.join(env)}\nunset -f {DEACTIVATE_FUNCTION} 2>/dev/null || true\n"
@@ -316,10 +309,7 @@ def serve(state_dir: str, port: int = 0, seed_path: Optional[str] = None, watch_
     """Run in the foreground until SIGTERM/SIGINT. Writes emulator.json and env.sh once listening."""
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
     state_dir = os.path.abspath(state_dir)
-    seed = None
-    if seed_path:
-        with open(seed_path, encoding="utf-8") as handle:
-            seed = json.load(handle)
+    seed = load_seed_file(seed_path, base=load_default_seed()) if seed_path else None
     tls = certs.generate_tls_files(state_dir)
     app = Emulator(state_dir, seed)
     server = EmulatorHTTPServer(("127.0.0.1", port), app, verbose=verbose)

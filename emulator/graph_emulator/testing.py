@@ -21,6 +21,9 @@ from typing import Optional
 
 import requests
 
+from . import connection_env
+from .seedfile import load_seed_file
+
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
 # Fixed ids of the default seed (seed_default.json), shared by the emulator's tests and the reliability suite.
@@ -116,6 +119,31 @@ class RunningEmulator:  # pylint: disable=too-many-instance-attributes
         self.msi_endpoint = info["msi_endpoint"]
         self.msi_header = info["msi_header"]
         self.control = Control(self.url, self.ca_path)
+
+    @property
+    def env(self) -> dict:
+        """The variables env.sh exports (``MSGRAPH_GRAPH_URL``, ``AZURE_*``, ...): merge them into a subprocess's
+        environment to point the collection at this emulator."""
+        return connection_env(self.info)
+
+    def requests(self, since: int = 0, kind: Optional[str] = None) -> list:
+        """The request log (``kind``: graph, token, msi, discovery, batch_item)."""
+        return self.control.requests(since=since, kind=kind)
+
+    def summary(self) -> dict:
+        return self.control.summary()
+
+    def reset(self):
+        """Back to the startup seed, with an empty request log and no faults."""
+        self.control.reset()
+
+    def seed(self, seed):
+        """Replace the directory: a dict, or the path of a seed file (YAML or JSON, checked with line numbers)."""
+        self.control.load_seed(seed if isinstance(seed, dict) else load_seed_file(str(seed)))
+
+    def set_faults(self, **knobs) -> dict:
+        """Merge fault knobs (throttle_next, replication_delay_reads, readings, ...: docs/dev/emulator.md)."""
+        return self.control.set_faults(**knobs)
 
     @property
     def authority(self) -> str:

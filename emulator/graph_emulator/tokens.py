@@ -17,8 +17,8 @@ from typing import Optional
 from urllib.parse import parse_qsl, urlsplit
 
 from . import jwtutil
-from .faults import CLOUD_GRAPH_ROOTS
-from .messages import GraphError, Response, json_response
+from .clouds import CLOUD_GRAPH_ROOTS
+from .messages import GraphApiError, Response, json_response
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -121,7 +121,7 @@ class TokenService:
 
     # --------------------------------------------------------------- validation
     def validate_bearer(self, authorization: Optional[str]) -> dict:
-        """Claims of a valid Graph access token, else GraphError 401 InvalidAuthenticationToken (§4.2)."""
+        """Claims of a valid Graph access token, else GraphApiError 401 InvalidAuthenticationToken (§4.2)."""
         scheme, token = (authorization or "").strip().partition(" ")[::2]
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -143,9 +143,9 @@ class TokenService:
             raise self._unauthorized("Access token validation failure. Invalid audience.")
         return claims
 
-    def _unauthorized(self, message: str) -> GraphError:
+    def _unauthorized(self, message: str) -> GraphApiError:
         header = f'Bearer realm="", authorization_uri="{self.app.canonical_url}/common/oauth2/authorize", client_id="{GRAPH_APP_ID}"'
-        return GraphError(401, "InvalidAuthenticationToken", message, headers={"WWW-Authenticate": header})
+        return GraphApiError(401, "InvalidAuthenticationToken", message, headers={"WWW-Authenticate": header})
 
     # ------------------------------------------------------------ HTTP endpoints
     def route(self, request, segments: list):

@@ -3,7 +3,7 @@
 import pytest
 
 from graph_emulator import odata
-from graph_emulator.messages import GraphError
+from graph_emulator.messages import GraphApiError
 from graph_emulator.graph import GRANT_FILTER, SP_FILTER
 
 
@@ -27,14 +27,14 @@ def test_unsupported_constructs(text, prop):
         return
     # 'ne' parses; the schema rejects it
     assert clauses[0].op == "ne"
-    with pytest.raises(GraphError) as err:
+    with pytest.raises(GraphApiError) as err:
         GRANT_FILTER.compile(text)
     assert err.value.code == "Request_UnsupportedQuery" and err.value.message == "Filter is invalid. clientId"
 
 
 @pytest.mark.parametrize("text", ["clientId eq 'unterminated", "clientId eq", "clientId 'a'", "eq 'a'", "clientId eq 'a' and", "(clientId eq 'a'"])
 def test_syntax_errors(text):
-    with pytest.raises(GraphError) as err:
+    with pytest.raises(GraphApiError) as err:
         GRANT_FILTER.compile(text)
     assert err.value.status == 400 and err.value.code == "BadRequest" and err.value.message.startswith("Invalid filter clause")
 
@@ -53,13 +53,13 @@ def test_grant_filter_semantics():
     ("principalId eq null", "Filter is invalid. principalId"),
 ])
 def test_grant_filter_rejects(text, message):
-    with pytest.raises(GraphError) as err:
+    with pytest.raises(GraphApiError) as err:
         GRANT_FILTER.compile(text)
     assert (err.value.status, err.value.code, err.value.message) == (400, "Request_UnsupportedQuery", message)
 
 
 def test_bare_guid_is_a_type_error():
-    with pytest.raises(GraphError) as err:
+    with pytest.raises(GraphApiError) as err:
         GRANT_FILTER.compile("clientId eq 263a5b01-03e5-408e-8557-bab681df104c")
     assert "incompatible types" in err.value.message
 
@@ -88,7 +88,7 @@ def test_top_ok(value, top):
 
 @pytest.mark.parametrize("value", ["0", "1000", "-1", "abc", "1.5"])
 def test_top_rejected(value):
-    with pytest.raises(GraphError) as err:
+    with pytest.raises(GraphApiError) as err:
         odata.parse_top(value)
     assert err.value.status == 400
 
@@ -96,7 +96,7 @@ def test_top_rejected(value):
 def test_skiptoken_roundtrip_and_garbage():
     state = {"a": "some-id", "e": 1}
     assert odata.decode_skiptoken(odata.encode_skiptoken(state)) == state
-    with pytest.raises(GraphError):
+    with pytest.raises(GraphApiError):
         odata.decode_skiptoken("not-a-token")
 
 
@@ -105,7 +105,7 @@ def test_query_options():
     assert opts.get("filter") == "clientId eq 'a'" and opts.get("top") == "5"
     assert odata.parse_query("filter=x", "v1.0").get("filter") is None  # v1.0 needs the '$'
     assert odata.parse_query("filter=x", "beta").get("filter") == "x"
-    with pytest.raises(GraphError):
+    with pytest.raises(GraphApiError):
         odata.parse_query("$top=1&$top=2", "v1.0")
-    with pytest.raises(GraphError):
+    with pytest.raises(GraphApiError):
         odata.parse_query("$bogus=1", "v1.0")
