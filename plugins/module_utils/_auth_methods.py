@@ -28,11 +28,8 @@ from ansible_collections.msgraph.grants.plugins.module_utils._auth_method_federa
 from ansible_collections.msgraph.grants.plugins.module_utils._auth_method_managed_identity import ManagedIdentityMethod
 from ansible_collections.msgraph.grants.plugins.module_utils._auth_settings import clean, resolve_settings
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import ConfigError
-from ansible_collections.msgraph.grants.plugins.module_utils._token_provider import (
-    HAS_REQUESTS,
-    REQUESTS_IMPORT_ERROR,
-    missing_msal,
-)
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
+from ansible_collections.msgraph.grants.plugins.module_utils._token_provider import missing_msal
 
 #: The selector table, in ``auth_method: auto`` order: the first method whose AUTO_OPTION is set wins; the method
 #: without one is the fallback when none is set.

@@ -23,18 +23,15 @@ import re
 import time
 
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import AuthError, ConfigError, GraphError
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import HAS_REQUESTS
 from ansible_collections.msgraph.grants.plugins.module_utils._redaction import register_secret, redact
 from ansible_collections.msgraph.grants.plugins.module_utils._token_cache import TokenCacheStore
 
-REQUESTS_IMPORT_ERROR = None
 try:
     import requests
     import requests.exceptions
-    HAS_REQUESTS = True
-except ImportError:  # pragma: no cover - exercised by the import sanity test only
-    import traceback
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+except ImportError:  # pragma: no cover - HAS_REQUESTS is False: missing_libraries() reports it
+    requests = None
 
 MSAL_IMPORT_ERROR = None
 try:

@@ -7,7 +7,14 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.msgraph.grants.plugins.module_utils._auth_methods import resolve_connection
+from ansible_collections.msgraph.grants.plugins.module_utils._auth_methods import (
+    AUTH_METHODS,
+    METHOD_BY_NAME,
+    METHODS,
+    make_token_provider,
+    resolve_connection,
+)
+from ansible_collections.msgraph.grants.plugins.module_utils._auth_settings import OPTION_ENV
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import ConfigError
 from ansible_collections.msgraph.grants.tests.unit.utils.auth_testing import CLIENT_ID, SECRET, TENANT, params
 
@@ -69,3 +76,34 @@ def test_credential_files_must_exist(tmp_path):
     with pytest.raises(ConfigError, match='client_certificate_path .*missing.pem does not exist'):
         resolve_connection(params(client_certificate_path=str(tmp_path / 'missing.pem'), tenant_id=TENANT,
                                   client_id=CLIENT_ID))
+
+
+def test_the_selector_table_is_the_whole_truth():
+    # Every method of the table is a choice of the option and the other way round; one fallback, last in auto order.
+    assert sorted(AUTH_METHODS) == sorted(['auto'] + [method.NAME for method in METHODS])
+    assert [method.NAME for method in METHODS if not method.AUTO_OPTION] == [METHODS[-1].NAME]
+    for method in METHODS:
+        assert METHOD_BY_NAME[method.NAME] is method and method.LABEL
+        assert all(option in OPTION_ENV for option in method.NEEDS)
+        assert method.AUTO_OPTION is None or (method.AUTO_OPTION in method.NEEDS and method.AUTO_NOUN)
+        assert method.FILE_OPTION is None or method.FILE_OPTION in method.NEEDS
+
+
+def test_auto_fallback_reason_names_every_credential():
+    s = resolve_connection(params())
+    assert (s.auth_method, s.auth_reason) == (
+        'managed_identity', 'no access_token, client certificate, client secret or federated token file is set')
+
+
+@pytest.mark.parametrize('given, expected', [
+    (dict(auth_method='managed_identity', tenant_id=TENANT, client_id=CLIENT_ID),
+     'auth_method managed_identity, client_id %s' % CLIENT_ID),
+    (dict(auth_method='managed_identity', tenant_id=TENANT), 'auth_method managed_identity'),
+    (dict(access_token='eyJhbGciOiJub25lIn0.eA.x', tenant_id=TENANT, client_id=CLIENT_ID), 'auth_method access_token'),
+    (dict(client_secret=SECRET, tenant_id=TENANT, client_id=CLIENT_ID),
+     'auth_method client_secret, tenant %s, client_id %s, authority https://login.microsoftonline.com'
+     % (TENANT, CLIENT_ID)),
+])
+def test_error_context_shows_what_the_method_uses(given, expected):
+    settings = resolve_connection(params(**given))
+    assert make_token_provider(settings).describe() == expected
