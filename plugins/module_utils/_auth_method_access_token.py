@@ -75,4 +75,3 @@ class StaticTokenProvider(TokenProvider):
     def get_token(self, force_refresh=False):
         self.last_source = 'static'
         return self.settings.access_token
-

@@ -161,4 +161,3 @@ def _pem_credential(path, data, pw):
     thumbprint = cert.fingerprint(hashes.SHA1()).hex().upper()  # nosec - the x5t header is defined as SHA-1
     cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode('ascii')
     return {'private_key': key_pem, 'thumbprint': thumbprint, 'public_certificate': cert_pem}
-

@@ -37,6 +37,7 @@ except ImportError:  # pragma: no cover - not POSIX: no inter-process lock, the 
 
 CACHE_FILE_VERSION = 1
 
+
 class _PlainResponse(object):
     """What MSAL reads from a cached HTTP response (status_code, text, headers, raise_for_status)."""
 
@@ -290,4 +291,3 @@ class TokenCacheStore(object):
             return False
         self._loaded_text = text
         return True
-

@@ -79,7 +79,6 @@ class ForcedRequestsClient(object):
         """The session is shared with the Graph client and closed by its owner."""
 
 
-
 _AADSTS_HINTS = {
     7000215: 'The client secret is wrong: use the secret\'s Value, not its Secret ID.',
     7000222: 'The client secret has expired: create a new one.',
