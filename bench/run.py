@@ -317,7 +317,7 @@ def startup_times(repeat=9):
         cumulative[name] = int(parts[1].strip())
     heavy = ["requests", "msal", "cryptography.x509", "cryptography.hazmat.primitives.serialization.pkcs12",
              "ansible.module_utils.basic",
-             "ansible_collections.msgraph.grants.plugins.module_utils._graph_auth",
+             "ansible_collections.msgraph.grants.plugins.module_utils._auth_methods",
              "ansible_collections.msgraph.grants.plugins.module_utils._graph_client",
              "ansible_collections.msgraph.grants.plugins.module_utils._grant_service"]
     imports = [{"module": name, "cumulative_ms": round(cumulative[name] / 1000.0, 1)} for name in heavy if name in cumulative]

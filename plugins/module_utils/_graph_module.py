@@ -27,19 +27,17 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleFallbackNotFound, missing_required_lib
 
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_auth import (
-    API_VERSIONS,
+from ansible_collections.msgraph.grants.plugins.module_utils._auth_methods import (
     AUTH_METHODS,
-    CLOUDS,
-    DEFAULT_RETRY_BUDGET,
-    DEFAULT_TIMEOUT,
-    OPTION_ENV,
     make_token_provider,
     missing_libraries,
     resolve_connection,
 )
+from ansible_collections.msgraph.grants.plugins.module_utils._auth_settings import API_VERSIONS, CLOUDS, OPTION_ENV
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import GrantInputError
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import (
+    DEFAULT_RETRY_BUDGET,
+    DEFAULT_TIMEOUT,
     GraphClient,
     GraphError,
     redact,
@@ -104,7 +102,7 @@ def graph_argument_spec(extra=None):
         ca_path=dict(type='path', **_env('ca_path')),
         timeout=dict(type='int', default=DEFAULT_TIMEOUT),
         token_cache=dict(type='str', no_log=False, **_env('token_cache')),
-        retry_budget=dict(type='int', default=DEFAULT_RETRY_BUDGET, **_env('retry_budget')),
+        retry_budget=dict(type='int', default=int(DEFAULT_RETRY_BUDGET), **_env('retry_budget')),
     )
     if extra:
         spec.update(extra)

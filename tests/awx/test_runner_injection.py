@@ -100,12 +100,12 @@ def test_credential_type_injects_only_what_the_modules_read(credential_type, tmp
 
 
 def _module_option_env():
-    # OPTION_ENV of plugins/module_utils/_graph_auth.py, read from the source (no ansible_collections import needed).
-    source = (REPO_ROOT / "plugins" / "module_utils" / "_graph_auth.py").read_text()
+    # OPTION_ENV of plugins/module_utils/_auth_settings.py, read from the source (no ansible_collections import needed).
+    source = (REPO_ROOT / "plugins" / "module_utils" / "_auth_settings.py").read_text()
     for node in ast.parse(source).body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "OPTION_ENV" for t in node.targets):
             return ast.literal_eval(node.value)
-    raise AssertionError("OPTION_ENV not found in _graph_auth.py")
+    raise AssertionError("OPTION_ENV not found in _auth_settings.py")
 
 
 def test_credential_type_requires_identity(credential_type):

@@ -51,11 +51,8 @@ if COLLECTION_PATH not in sys.path:
 
 from graph_emulator.testing import running_emulator  # noqa: E402
 
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_auth import (  # noqa: E402
-    AuthError,
-    make_token_provider,
-    resolve_connection,
-)
+from ansible_collections.msgraph.grants.plugins.module_utils._auth_methods import make_token_provider, resolve_connection  # noqa: E402
+from ansible_collections.msgraph.grants.plugins.module_utils._errors import AuthError  # noqa: E402
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphClient  # noqa: E402
 
 GRAPH_PERMISSIONS = ['DelegatedPermissionGrant.ReadWrite.All', 'Application.Read.All', 'User.Read.All']
@@ -133,7 +130,7 @@ SECOND_PROCESS = textwrap.dedent('''
     import json, sys
     sys.path.insert(0, sys.argv[1])
     import requests
-    from ansible_collections.msgraph.grants.plugins.module_utils._graph_auth import make_token_provider, resolve_connection
+    from ansible_collections.msgraph.grants.plugins.module_utils._auth_methods import make_token_provider, resolve_connection
     from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphClient
     settings = resolve_connection(json.loads(sys.argv[2]))
     session = requests.Session()

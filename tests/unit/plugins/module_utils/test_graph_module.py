@@ -14,8 +14,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.msgraph.grants.plugins.doc_fragments.graph import ModuleDocFragment
-from ansible_collections.msgraph.grants.plugins.module_utils import _graph_auth as ga
 from ansible_collections.msgraph.grants.plugins.module_utils import _graph_module as gm
+from ansible_collections.msgraph.grants.plugins.module_utils import _token_provider
+from ansible_collections.msgraph.grants.plugins.module_utils._auth_methods import resolve_connection
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphClient, GraphError
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_module import (
     GraphModule,
@@ -158,7 +159,7 @@ def test_env_fallbacks_feed_every_option(clean_env, tmp_path):
     clean_env.setenv('MSGRAPH_RETRY_BUDGET', '7')
     values = validate({})
     assert values['validate_certs'] is False and values['retry_budget'] == 7 and values['api_version'] == 'beta'
-    s = ga.resolve_connection(values)
+    s = resolve_connection(values)
     assert (s.graph_root, s.authority_host, s.verify, s.api_version, s.cloud, s.auth_method) == (
         'https://127.0.0.1:8443', 'https://127.0.0.1:8443', False, 'beta', 'usgov', 'access_token')
     assert s.token_cache_dir is None and s.retry_budget == 7
@@ -170,7 +171,7 @@ def test_aap_azure_credential_env_works(clean_env):
     clean_env.setenv('AZURE_TENANT', 'contoso.onmicrosoft.com')
     clean_env.setenv('AZURE_SECRET', SECRET)
     values = validate({'token_cache': 'off'})
-    s = ga.resolve_connection(values)
+    s = resolve_connection(values)
     assert (s.auth_method, s.tenant_id, s.client_id, s.client_secret) == ('client_secret', 'contoso.onmicrosoft.com',
                                                                           'cid', SECRET)
 
@@ -234,8 +235,8 @@ def test_graph_module_fails_cleanly_on_incomplete_options():
 
 
 def test_graph_module_reports_a_missing_library(monkeypatch):
-    monkeypatch.setattr(ga, 'HAS_MSAL', False)
-    monkeypatch.setattr(ga, 'MSAL_IMPORT_ERROR', 'Traceback: No module named msal')
+    monkeypatch.setattr(_token_provider, 'HAS_MSAL', False)
+    monkeypatch.setattr(_token_provider, 'MSAL_IMPORT_ERROR', 'Traceback: No module named msal')
     module = FakeModule(client_secret=SECRET, client_id='cid', tenant_id='tid')
     with pytest.raises(Failed) as info:
         GraphModule(module)

@@ -31,7 +31,7 @@ sleeper = _fake_graph.sleeper
 
 from ansible_collections.msgraph.grants.plugins.module_utils import _graph_module  # noqa: E402
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_service import GrantService  # noqa: E402
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_auth import OPTION_ENV  # noqa: E402
+from ansible_collections.msgraph.grants.plugins.module_utils._auth_settings import OPTION_ENV  # noqa: E402
 
 try:
     from ansible.module_utils.testing import patch_module_args
