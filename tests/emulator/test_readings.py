@@ -18,7 +18,7 @@ TWIN_USERS = [{"id": str(uuid.UUID(int=0x20000000_0000_4000_8000_000000000000 + 
 
 
 def relative(path, params=None):
-    return f"{path}?{urlencode(params, quote_via=quote, safe="$'")}" if params else path
+    return path + "?" + urlencode(params, quote_via=quote, safe="$'") if params else path
 
 
 def call(api, method, path, params=None, body=None, batched=False, headers=None):
