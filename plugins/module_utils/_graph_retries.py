@@ -5,16 +5,51 @@
 
 # PRIVATE to the msgraph.grants collection: no compatibility promise for anything outside it.
 
-"""What a run retried, in words a user can read: the ``retries`` list of module results, the warning of a run that
-spent time retrying, how a failed connection is described, and what a request sent for the user is called (an
-internal ``$batch`` is named by the requests it carries, never by itself).
+"""Retries of Microsoft Graph requests: when a request may be sent again, how long to wait (Retry-After, backoff,
+the hold after a 429), the one retry budget of a run that bounds all of it, and what the run retried in words a user
+can read (the ``retries`` list of module results and its warning; an internal ``$batch`` is named by the requests it
+carries, never by itself). ``GraphClient`` (``_graph_client.py``) sends; this module decides and accounts.
+
+- Reads are retried on 429/502/503/504, connection errors and timeouts. Writes are retried only on 429 (Graph does not
+  apply a throttled request) and when the connection could not even be opened; any other failure of a write
+  (timeout, dropped connection, 5xx) raises ``GraphError(ambiguous=True)``: the caller must re-read.
+- A connection that cannot be opened (refused, name not resolved, connect timeout) means Graph is not there, not that
+  it is busy: it has a short budget of its own (``CONNECT_*``), so a stale graph_url fails in seconds.
+- Every retry is recorded in the ``RetryLog`` (what, why, seconds waited), which the modules return as ``retries``.
+- All waiting goes through an injectable ``sleep`` and is bounded by one retry budget for the whole run (all the
+  operations of one client), not per request: a run throttled again and again still ends within the budget.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import email.utils
+import math
 import re
+import time
+
+try:
+    import requests.exceptions
+    HAS_REQUESTS = True
+except ImportError:  # pragma: no cover - the client reports the missing library
+    HAS_REQUESTS = False
+
+try:
+    import urllib3.exceptions as _urllib3_exceptions
+except ImportError:  # pragma: no cover
+    _urllib3_exceptions = None
+
+from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
+from ansible_collections.msgraph.grants.plugins.module_utils._redaction import redact
+
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 30.0
+MAX_RETRIES = 60           # a safety net only; the time budget is what normally stops retrying
+
+READ_METHODS = frozenset(['GET', 'HEAD', 'OPTIONS'])
+RETRY_STATUS_READ = frozenset([429, 502, 503, 504])
+RETRY_STATUS_WRITE = frozenset([429])
 
 # Connection failures (refused, name not resolved, connect timeout) are not throttling: Graph is not there, and
 # waiting the whole retry_budget for it only delays the failure. They get a budget of their own.
@@ -23,6 +58,222 @@ CONNECT_BUDGET = 10.0      # seconds a run may spend on connection failures (fai
 CONNECT_BACKOFF = 0.5      # first wait between two connection attempts (then doubled, with jitter)
 CONNECT_TIMEOUT = 10.0     # cap of the TCP connect timeout; ``timeout`` still bounds the wait for the answer
 MAX_LISTED = 50            # entries kept in ``retries`` (a run throttled for minutes must not flood its result)
+
+
+def parse_retry_after(value, now=None):
+    """Seconds to wait from a Retry-After value: integer or decimal seconds, or an HTTP-date. None if unusable."""
+    if value is None:
+        return None
+    value = str(value).strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = None
+    if seconds is not None:
+        if math.isnan(seconds) or math.isinf(seconds):
+            return None
+        return max(0.0, seconds)
+    try:
+        parsed = email.utils.parsedate_tz(value)
+    except (TypeError, ValueError):
+        parsed = None
+    if not parsed:
+        return None
+    when = email.utils.mktime_tz(parsed)
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+def backoff(n, rand):
+    """The wait before retry ``n`` (0-based) when Graph gave no usable Retry-After: exponential, capped, with "equal
+    jitter" (within [delay/2, delay]); ``rand`` returns a float in [0, 1)."""
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** n))
+    return delay / 2.0 + rand() * delay / 2.0
+
+
+def transport_failure(method, url, exc, is_read):
+    """None if the failure of ``session.request`` may be retried; otherwise the GraphError to raise."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return GraphError('TLS error: %s' % exc_text(exc), method=method, url=url,
+                          hint='Set ca_path (MSGRAPH_CA_PATH) to a CA bundle that signs this server\'s certificate'
+                               ' (validate_certs: false disables verification; only for tests).')
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                        requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader)):
+        return GraphError('invalid request: %s' % exc_text(exc), method=method, url=url)
+    if not isinstance(exc, requests.exceptions.RequestException):
+        if isinstance(exc, GraphError):
+            return exc
+        return GraphError('%s: %s' % (type(exc).__name__, exc_text(exc)), method=method, url=url)
+    if is_read or not_sent(exc):
+        return None
+    return GraphError('%s: %s' % (transport_kind(exc), exc_text(exc)), method=method, url=url, ambiguous=True)
+
+
+def not_sent(exc):
+    """True when the request certainly never reached the server (could not connect), so even a write may be
+    retried."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.exceptions.ConnectionError) or _urllib3_exceptions is None:
+        return False
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, 'reason', reason)
+    return isinstance(reason, (_urllib3_exceptions.NewConnectionError, _urllib3_exceptions.ConnectTimeoutError))
+
+
+def transport_kind(exc):
+    if HAS_REQUESTS:
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return 'connection timed out'
+        if isinstance(exc, requests.exceptions.Timeout):
+            return 'timed out waiting for the response'
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return 'connection error'
+    return type(exc).__name__
+
+
+def exc_text(exc):
+    text = str(exc) or type(exc).__name__
+    return redact(text)
+
+
+class RetryState(object):
+    """Time accounting of one logical operation (a request, a paged read, or a whole batch), charged to the run.
+
+    The run's ``retry_budget`` bounds the retry time of the whole run (every operation of one client): what earlier
+    operations spent retrying (``run.spent``) plus what this one has spent so far. Retry time is the time spent waiting
+    before a retry plus the time of the attempts that failed (a timed-out attempt costs its timeout); successful
+    attempts are not retry time.
+    """
+
+    def __init__(self, run):
+        self.run = run
+        self.failed_time = 0.0
+        self.slept = 0.0
+        self.attempts = 0
+        self.retries = 0
+        self.closed = False
+
+    def failed(self, seconds):
+        """Charge the duration of an attempt that failed (and will be retried or reported)."""
+        self.failed_time += max(0.0, seconds)
+
+    def spent(self):
+        """Seconds this operation has spent retrying."""
+        return self.slept + self.failed_time
+
+    def total(self):
+        """Seconds the run has spent retrying, this operation included."""
+        return self.run.spent + self.spent()
+
+    def can_wait(self, delay):
+        return self.total() + delay <= self.run.budget and self.retries < MAX_RETRIES
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            self.run.spent += self.spent()
+            self.run.stats['retry_time'] += self.slept
+
+
+class RetryBudget(object):
+    """The retry accounting of one run (one GraphClient): the budget and what was spent of it, the separate budget of
+    connections that could not be opened, the hold after a 429, and every wait (listed in ``log``).
+
+    All waiting goes through the injectable ``sleep``; ``clock`` is monotonic; ``stats`` is the client's counters;
+    ``note`` logs a line (already redacted by the caller's logger).
+    """
+
+    def __init__(self, budget, sleep, clock, rand, stats, note):
+        self.budget = float(budget)
+        self.spent = 0.0  # seconds of retrying charged to the budget so far (the whole run)
+        self.connect_spent = 0.0  # seconds spent on connections that could not be opened (CONNECT_BUDGET)
+        self.log = RetryLog()  # what was retried, why, how long we waited: shown to the user
+        # Clock time before which no Graph request is sent: Graph throttles per application and tenant, so after a 429
+        # every request waits (not only the retry of the throttled one).
+        self.hold_until = None
+        self.sleep = sleep
+        self.clock = clock
+        self.random = rand
+        self.stats = stats
+        self._note = note
+
+    def operation(self):
+        """A RetryState for one logical operation; ``close()`` it when the operation ends."""
+        return RetryState(self)
+
+    def backoff(self, n):
+        return backoff(n, self.random)
+
+    def connect_retry(self, state, failures, spent):
+        """The wait before another attempt of a request that could not connect (its ``failures``-th, which took
+        ``spent`` seconds), or None when it must give up: a few quick attempts, not the whole budget."""
+        self.connect_spent += spent
+        delay = CONNECT_BACKOFF * (2 ** (failures - 1)) * (0.5 + self.random() / 2.0)
+        if failures >= CONNECT_ATTEMPTS or self.connect_spent + delay > CONNECT_BUDGET or not state.can_wait(delay):
+            return None
+        self.connect_spent += delay
+        return delay
+
+    def hold(self, delay):
+        """After a 429: no request is sent for ``delay`` seconds. Returns the clock time the hold ends."""
+        until = self.clock() + delay
+        if self.hold_until is None or until > self.hold_until:
+            self.hold_until = until
+        return self.hold_until
+
+    def respect_hold(self, state, method, url, attempt, what):
+        """Wait until Graph's last Retry-After has passed, charged to the retry budget; raise when it does not fit."""
+        if self.hold_until is None:
+            return
+        delay = self.hold_until - self.clock()
+        if delay <= 0:
+            self.hold_until = None
+            return
+        if not state.can_wait(delay):
+            raise GraphError('Microsoft Graph is throttling this application; the next request may be sent in %.1f s'
+                             % delay, status=429, code='TooManyRequests', method=method, url=url,
+                             retry_time=state.total(), attempts=attempt, retries_exhausted=True,
+                             retry_budget=self.budget)
+        self.wait(state, delay, what, 'Graph asked to pause after HTTP 429')
+
+    def wait(self, state, delay, what, why):
+        """Wait before a retry: listed in ``log`` (the module result), logged, charged to ``state``."""
+        self._note('%s: %s; retrying in %.1f s' % (what, why, delay))
+        self.log.add(what, why, delay)
+        state.retries += 1
+        self.stats['retries'] += 1
+        state.slept += delay
+        if delay > 0:
+            self.sleep(delay)
+
+    def reserve(self, delay, what, why):
+        """Charge a wait the caller makes itself; False (nothing charged) when the budget does not allow it."""
+        if self.spent + delay > self.budget:
+            return False
+        self.spent += delay
+        self.log.add(what, why, delay)
+        return True
+
+    def wait_before_retry(self, err):
+        """Wait before the caller re-plans a write answered 429: what is left of the hold, else Retry-After, else a
+        backoff. Raises ``err`` (marked as exhausted) when the budget does not allow the wait."""
+        state = self.operation()
+        if err.not_before is not None:
+            delay = max(0.0, err.not_before - self.clock())  # what is left of the wait Graph asked for
+        else:
+            delay = err.retry_after if err.retry_after else self.backoff(0)
+        try:
+            if not state.can_wait(delay):
+                err.retries_exhausted = True
+                err.retry_time = state.total()
+                err.retry_budget = self.budget
+                raise err
+            self.wait(state, delay, '%s %s' % (err.method, err.url), 'HTTP %s; the grant is read again and the '
+                      'change planned anew' % err.status)
+        finally:
+            state.close()
 
 
 def _path(url):

@@ -29,8 +29,8 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_client impor
     error_from_response,
     is_duplicate_grant_error,
     is_not_replicated_error,
-    parse_retry_after,
 )
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_retries import backoff, parse_retry_after
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
 TOKEN_1 = 'eyJ0eXAiOiJKV1QifQ.first-token-value-4f1c2a.sig'
@@ -167,10 +167,8 @@ def test_missing_retry_after_uses_exponential_backoff_with_jitter(http_server, c
 
 
 def test_backoff_jitter_bounds_and_cap():
-    client = GraphClient('https://127.0.0.1:1', 'v1.0', FakeProvider(), rand=lambda: 0.0)
-    assert [client._backoff(n) for n in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0]
-    client = GraphClient('https://127.0.0.1:1', 'v1.0', FakeProvider(), rand=lambda: 1.0)
-    assert [client._backoff(n) for n in (0, 5, 10)] == [1.0, 30.0, 30.0]
+    assert [backoff(n, lambda: 0.0) for n in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0]
+    assert [backoff(n, lambda: 1.0) for n in (0, 5, 10)] == [1.0, 30.0, 30.0]
 
 
 @pytest.mark.parametrize('value, expected', [
