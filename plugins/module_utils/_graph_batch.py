@@ -25,11 +25,8 @@ except ImportError:  # pragma: no cover - Python 2 is not supported, this only k
     from urlparse import urlsplit  # type: ignore
 
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_retries import (
-    READ_METHODS,
-    describe_requests,
-    parse_retry_after,
-)
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_retries import READ_METHODS, parse_retry_after
+from ansible_collections.msgraph.grants.plugins.module_utils._retry_log import describe_requests
 
 BATCH_LIMIT = 20           # Graph JSON batching: at most 20 requests per $batch
 BATCH_READ_RETRY_STATUSES = (502, 503, 504)
@@ -59,7 +56,20 @@ class BatchSender(object):
         self.encode_query = encode_query
 
     def run(self, requests_):
-        """See ``GraphClient.batch``."""
+        """Send ``requests_`` (see ``GraphClient.batch``) 20 per ``$batch``; one GraphResponse per input, in order.
+
+        Responses are correlated by id (Graph may answer in any order). Items answered 429 (and reads answered
+        502/503/504) are re-sent alone after the longest item Retry-After, within the retry budget; when the budget
+        runs out they are returned as their error response (``.error`` says so). An item sent with
+        ``retry_throttled=False`` (a write computed from a read) gets its 429 back instead. The batch envelope itself
+        follows the usual retry rules (a batch holding a write is a write; a 429 on it counts as a 429 on every item).
+
+        When the answer to a batch holding writes is lost (timeout, dropped connection, 5xx), the other batches are
+        still sent, then a ``GraphError(ambiguous=True)`` is raised whose ``partial_results`` holds the responses
+        that are known and None for every request whose outcome is unknown: the caller reconciles those by reading.
+        When a batch holding writes fails otherwise (refused, budget exhausted), the error raised at once carries
+        ``partial_results`` too (None for that batch and the ones not sent), so the caller knows what landed.
+        """
         items = [self._item(i, req) for i, req in enumerate(requests_)]
         results = [None] * len(items)
         unknown = None
@@ -162,10 +172,7 @@ class BatchSender(object):
                 return  # the throttled items go back to the caller; the hold delays whatever it sends next
             if not state.can_wait(delay):
                 for i in retry:
-                    results[i].retry_time = state.total()
-                    results[i].attempts = rounds
-                    results[i].retries_exhausted = True
-                    results[i].retry_budget = self.retries.budget
+                    self.retries.give_up(results[i], state, rounds)
                 return
             self.retries.wait(state, delay, describe_requests([items[i] for i in retry]),
                               'HTTP %s' % '/'.join(sorted(set(str(results[i].status) for i in retry))))

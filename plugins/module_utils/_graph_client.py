@@ -52,16 +52,8 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_batch import
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_retries import (
     CONNECT_TIMEOUT,
     READ_METHODS,
-    RETRY_STATUS_READ,
-    RETRY_STATUS_WRITE,
     RetryBudget,
-    connect_reason,
-    exc_text,
-    not_sent,
     parse_retry_after,
-    transport_failure,
-    transport_kind,
-    unreachable_hint,
 )
 
 
@@ -261,10 +253,6 @@ class GraphClient(object):
         """What was retried, why, how long the run waited (a RetryLog): the modules return it as ``retries``."""
         return self._retries.log
 
-    @property
-    def connect_spent(self):
-        return self._retries.connect_spent
-
     # ------------------------------------------------------------------ public API
     def request(self, method, path, params=None, json=None, headers=None, raise_for_status=True, retry_throttled=True):
         """Send one request (with retries). Returns a GraphResponse; raises GraphError on failure unless
@@ -340,22 +328,11 @@ class GraphClient(object):
         self._retries.wait_before_retry(err)
 
     def batch(self, requests_):
-        """Send many requests through ``POST /$batch``, 20 per batch.
+        """Send many requests through ``POST /$batch``, 20 per batch; one GraphResponse per input, in input order.
 
         ``requests_``: dicts with ``method``, ``url`` (relative to the version root, may carry a query), optional
-        ``body``, ``headers``, ``params`` and ``retry_throttled`` (default True; False for a write computed from a
-        read, whose 429 is returned instead of re-sent). Returns one GraphResponse per input, in input order.
-        Responses are correlated by id (Graph may answer in any order). Items answered 429 (and reads answered
-        502/503/504) are re-sent alone after the longest item Retry-After, within the retry budget; when the budget
-        runs out they are returned as their error response (``.error`` says so). The batch envelope itself follows
-        the usual retry rules (a batch holding a write is a write; a 429 on it counts as a 429 on every item).
-
-        When the answer to a batch holding writes is lost (timeout, dropped connection, 5xx), the other batches are
-        still sent, then a ``GraphError(ambiguous=True)`` is raised whose ``partial_results`` holds the responses
-        that are known and None for every request whose outcome is unknown: the caller reconciles those by reading.
-        When a batch holding writes fails otherwise (refused, budget exhausted), the error raised at once carries
-        ``partial_results`` too (None for that batch and the ones not sent), so the caller knows what landed.
-        """
+        ``body``, ``headers``, ``params`` and ``retry_throttled``. What is sent again, and the ``partial_results`` of
+        an error raised when a batch holding writes fails: ``_graph_batch.BatchSender.run``."""
         return BatchSender(self.base_url, self._send, self._retries, self.stats, GraphResponse, encode_query).run(
             requests_)
 
@@ -423,102 +400,51 @@ class GraphClient(object):
         """One logical request with retries. Returns a GraphResponse (possibly an error response: the caller
         decides); raises GraphError for transport failures, ambiguous writes and an exhausted budget. ``treat_as``:
         the method whose retry rules apply (a $batch of reads is a read); ``what``: how retries name the request."""
-        retries = self._retries
-        what = what or '%s %s' % (method, path_only(url))
-        policy = treat_as or method
-        is_read = policy in READ_METHODS
-        retry_statuses = RETRY_STATUS_READ if is_read else RETRY_STATUS_WRITE
+        retry = self._retries.request(state, method, url, what or '%s %s' % (method, path_only(url)),
+                                      (treat_as or method) in READ_METHODS, self.graph_root)
         refreshed = False
-        backoff_round = 0
-        connect_failures = 0
         data = None
         if body is not None:
             data = _json.dumps(body, separators=(',', ':'))
-        attempt = 0
         while True:
-            attempt += 1
-            state.attempts += 1
-            retries.respect_hold(state, method, url, attempt, what)
+            retry.before_attempt()  # waits out the hold after a 429
             token = self._token()
             headers = self._headers(token, extra_headers, body is not None)
-            if attempt > 1:
-                headers['retry-attempt'] = str(attempt - 1)
+            if retry.attempt > 1:
+                headers['retry-attempt'] = str(retry.attempt - 1)
             self.stats['requests'] += 1
             sent_at = self._clock()
             try:
                 raw = self.session.request(method, url, data=data, headers=headers, verify=self.verify,
                                            timeout=(min(self.timeout, CONNECT_TIMEOUT), self.timeout))
             except Exception as exc:  # requests.exceptions.RequestException and friends
-                failure = transport_failure(method, url, exc, is_read)
-                if failure is not None:  # not retryable
-                    failure.retry_time = state.total()
-                    failure.attempts = attempt
-                    raise failure
-                spent = self._clock() - sent_at
-                state.failed(spent)
-                if not_sent(exc):
-                    # Nothing is listening (or the name does not resolve): a few quick attempts, not the whole budget.
-                    connect_failures += 1
-                    delay = retries.connect_retry(state, connect_failures, spent)
-                    if delay is None:
-                        raise GraphError(
-                            'cannot connect to Microsoft Graph at %s (%s).' % (self.graph_root, connect_reason(exc)),
-                            method=method, url=url, retry_time=state.total(), attempts=attempt,
-                            retries_exhausted=True, hint=unreachable_hint(self.graph_root))
-                    retries.wait(state, delay, what, connect_reason(exc))
-                    continue
-                delay = retries.backoff(backoff_round)
-                backoff_round += 1
-                if not state.can_wait(delay):
-                    raise GraphError('%s: %s' % (transport_kind(exc), exc_text(exc)), method=method, url=url,
-                                     retry_time=state.total(), attempts=attempt, retries_exhausted=True,
-                                     retry_budget=retries.budget, hint=unreachable_hint(self.graph_root))
-                retries.wait(state, delay, what, transport_kind(exc))
+                retry.after_exception(exc, sent_at)  # waits before the next attempt, or raises the error
                 continue
 
-            resp = _to_response(raw, method, url, is_read)
+            resp = _to_response(raw, method, url, retry.is_read)
             status = resp.status
             if status == 401 and not refreshed and getattr(self.token_provider, 'refreshable', True):
                 # An expired/revoked token: drop it from the cache, get a new one, and try once more.
                 refreshed = True
                 self.stats['token_refreshes'] += 1
                 self._note('%s %s: HTTP 401, acquiring a new token and retrying once' % (method, path_only(url)))
-                retries.log.add(what, 'HTTP 401: a new token was acquired', 0.0)
+                self._retries.log.add(retry.what, 'HTTP 401: a new token was acquired', 0.0)
                 self._token(force_refresh=True)
                 continue
             if status >= 300 and url.endswith('/$batch') and batch_answers(resp) is not None:
                 # An envelope that failed but answers item by item: the items say what ran (never re-sent whole).
                 resp.retry_time = state.total()
                 return resp
-            if status in retry_statuses or status == 429:
-                retry_after = parse_retry_after(resp.headers.get('Retry-After'))
-                if retry_after:  # absent or 0: back off ourselves rather than hammer the service
-                    delay = retry_after
-                else:
-                    delay = retries.backoff(backoff_round)
-                    backoff_round += 1
-                if status == 429:
-                    self.stats['throttled'] += 1
-                    resp.not_before = retries.hold(delay)
-            if status in retry_statuses and (status != 429 or retry_throttled):
-                state.failed(self._clock() - sent_at)
-                if not state.can_wait(delay):
-                    resp.retry_time = state.total()
-                    resp.attempts = attempt
-                    resp.retries_exhausted = True
-                    resp.retry_budget = retries.budget
-                    return resp
-                retries.wait(state, delay, what, 'HTTP %s' % status + (
-                    ' with Retry-After' if resp.headers.get('Retry-After') else ''))
+            if retry.after_status(resp, retry_throttled, sent_at):  # waited: send it again
                 continue
-            if status >= 500 and not is_read:
+            if status >= 500 and not retry.is_read:
                 err = resp.error
                 err.ambiguous = True
                 err.retry_time = state.total()
-                err.attempts = attempt
+                err.attempts = retry.attempt
                 raise err
             resp.retry_time = state.total()
-            resp.attempts = attempt
+            resp.attempts = retry.attempt
             return resp
 
 

@@ -6,9 +6,8 @@
 # PRIVATE to the msgraph.grants collection: no compatibility promise for anything outside it.
 
 """Retries of Microsoft Graph requests: when a request may be sent again, how long to wait (Retry-After, backoff,
-the hold after a 429), the one retry budget of a run that bounds all of it, and what the run retried in words a user
-can read (the ``retries`` list of module results and its warning; an internal ``$batch`` is named by the requests it
-carries, never by itself). ``GraphClient`` (``_graph_client.py``) sends; this module decides and accounts.
+the hold after a 429) and the one retry budget of a run that bounds all of it. ``GraphClient`` (``_graph_client.py``)
+sends; this module decides and accounts; ``_retry_log.py`` tells the user what was retried.
 
 - Reads are retried on 429/502/503/504, connection errors and timeouts. Writes are retried only on 429 (Graph does not
   apply a throttled request) and when the connection could not even be opened; any other failure of a write
@@ -26,14 +25,12 @@ __metaclass__ = type
 
 import email.utils
 import math
-import re
 import time
 
 try:
     import requests.exceptions
-    HAS_REQUESTS = True
 except ImportError:  # pragma: no cover - the client reports the missing library
-    HAS_REQUESTS = False
+    requests = None
 
 try:
     import urllib3.exceptions as _urllib3_exceptions
@@ -41,7 +38,13 @@ except ImportError:  # pragma: no cover
     _urllib3_exceptions = None
 
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
-from ansible_collections.msgraph.grants.plugins.module_utils._redaction import redact
+from ansible_collections.msgraph.grants.plugins.module_utils._retry_log import (
+    RetryLog,
+    connect_reason,
+    exc_text,
+    transport_kind,
+    unreachable_hint,
+)
 
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
@@ -57,7 +60,6 @@ CONNECT_ATTEMPTS = 3       # attempts of one request that could not connect
 CONNECT_BUDGET = 10.0      # seconds a run may spend on connection failures (failed attempts and waits)
 CONNECT_BACKOFF = 0.5      # first wait between two connection attempts (then doubled, with jitter)
 CONNECT_TIMEOUT = 10.0     # cap of the TCP connect timeout; ``timeout`` still bounds the wait for the answer
-MAX_LISTED = 50            # entries kept in ``retries`` (a run throttled for minutes must not flood its result)
 
 
 def parse_retry_after(value, now=None):
@@ -120,22 +122,6 @@ def not_sent(exc):
     reason = exc.args[0] if exc.args else None
     reason = getattr(reason, 'reason', reason)
     return isinstance(reason, (_urllib3_exceptions.NewConnectionError, _urllib3_exceptions.ConnectTimeoutError))
-
-
-def transport_kind(exc):
-    if HAS_REQUESTS:
-        if isinstance(exc, requests.exceptions.ConnectTimeout):
-            return 'connection timed out'
-        if isinstance(exc, requests.exceptions.Timeout):
-            return 'timed out waiting for the response'
-        if isinstance(exc, requests.exceptions.ConnectionError):
-            return 'connection error'
-    return type(exc).__name__
-
-
-def exc_text(exc):
-    text = str(exc) or type(exc).__name__
-    return redact(text)
 
 
 class RetryState(object):
@@ -202,6 +188,17 @@ class RetryBudget(object):
     def operation(self):
         """A RetryState for one logical operation; ``close()`` it when the operation ends."""
         return RetryState(self)
+
+    def request(self, state, method, url, what, is_read, graph_root):
+        """The RequestRetries of one request sent within the operation ``state``."""
+        return RequestRetries(self, state, method, url, what, is_read, graph_root)
+
+    def give_up(self, target, state, attempts):
+        """Mark a response (or error) as the last answer: the retry budget does not allow another attempt."""
+        target.retry_time = state.total()
+        target.attempts = attempts
+        target.retries_exhausted = True
+        target.retry_budget = self.budget
 
     def backoff(self, n):
         return backoff(n, self.random)
@@ -276,80 +273,80 @@ class RetryBudget(object):
             state.close()
 
 
-def _path(url):
-    """``/v1.0/users/x`` from a full URL, without the query (names in filters stay out of the summary)."""
-    text = re.sub(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]+', '', url or '')
-    return text.split('?', 1)[0] or '/'
+class RequestRetries(object):
+    """The retry decisions of one request (``GraphClient._send``): after an exception or an answer, wait and send it
+    again, or let the answer stand. Counts the request's attempts, backoff rounds and failed connections."""
 
+    def __init__(self, run, state, method, url, what, is_read, graph_root):
+        self.run = run
+        self.state = state
+        self.method = method
+        self.url = url
+        self.what = what
+        self.is_read = is_read
+        self.statuses = RETRY_STATUS_READ if is_read else RETRY_STATUS_WRITE
+        self.graph_root = graph_root
+        self.attempt = 0
+        self.backoff_round = 0
+        self.connect_failures = 0
 
-def _collection(url):
-    """``/servicePrincipals`` for ``/servicePrincipals(appId='...')`` or ``/servicePrincipals/{id}``."""
-    path = _path(url)
-    match = re.match(r'^(/[^/(?]+)', path)
-    return match.group(1) if match else path
+    def before_attempt(self):
+        self.attempt += 1
+        self.state.attempts += 1
+        self.run.respect_hold(self.state, self.method, self.url, self.attempt, self.what)
 
-
-def describe_requests(items):
-    """What a group of requests sent in one round trip does, e.g. ``GET /servicePrincipals (3 requests) and POST
-    /oauth2PermissionGrants``. ``items``: dicts with ``method`` and ``url`` (relative to the version root)."""
-    counts = []
-    for item in items:
-        key = '%s %s' % (item['method'], _collection(item['url']))
-        for entry in counts:
-            if entry[0] == key:
-                entry[1] += 1
-                break
-        else:
-            counts.append([key, 1])
-    parts = ['%s (%d requests)' % (key, n) if n > 1 else key for key, n in counts[:4]]
-    if len(counts) > 4:
-        parts.append('%d more kinds of request' % (len(counts) - 4))
-    return ' and '.join([', '.join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
-
-
-def connect_reason(exc):
-    """A short reason for a connection that could not be opened, from the exception chain's text."""
-    text = str(exc)
-    for needle, reason in (('refused', 'connection refused'),
-                           ('NameResolution', 'host name not resolved'), ('Name or service not known', 'host name not resolved'),
-                           ('nodename nor servname', 'host name not resolved'), ('getaddrinfo', 'host name not resolved'),
-                           ('timed out', 'connection timed out'), ('unreachable', 'network unreachable')):
-        if needle in text:
-            return reason
-    return 'connection failed'
-
-
-def unreachable_hint(graph_root):
-    return ('Check graph_url (MSGRAPH_GRAPH_URL) and cloud: a value left over from an earlier emulator session sends '
-            'every request to 127.0.0.1 (unset MSGRAPH_GRAPH_URL to use the cloud\'s Graph). Otherwise check that '
-            '%s is reachable from this host (proxy, firewall, DNS).' % graph_root)
-
-
-class RetryLog(object):
-    """The retries of one run: ``what`` was retried, ``why``, and how long the run ``waited`` before it (seconds).
-
-    Never a token, a secret or a query string: only the method, the path and a status or reason.
-    """
-
-    def __init__(self):
-        self.entries = []
-        self.dropped = 0
-
-    def add(self, what, why, waited):
-        if len(self.entries) >= MAX_LISTED:
-            self.dropped += 1
+    def after_exception(self, exc, sent_at):
+        """Wait before the next attempt after ``session.request`` raised ``exc``; raise the GraphError to report when
+        the request may not be sent again."""
+        run, state, method, url = self.run, self.state, self.method, self.url
+        failure = transport_failure(method, url, exc, self.is_read)
+        if failure is not None:  # not retryable
+            failure.retry_time = state.total()
+            failure.attempts = self.attempt
+            raise failure
+        spent = run.clock() - sent_at
+        state.failed(spent)
+        if not_sent(exc):
+            # Nothing is listening (or the name does not resolve): a few quick attempts, not the whole budget.
+            self.connect_failures += 1
+            delay = run.connect_retry(state, self.connect_failures, spent)
+            if delay is None:
+                raise GraphError(
+                    'cannot connect to Microsoft Graph at %s (%s).' % (self.graph_root, connect_reason(exc)),
+                    method=method, url=url, retry_time=state.total(), attempts=self.attempt,
+                    retries_exhausted=True, hint=unreachable_hint(self.graph_root))
+            run.wait(state, delay, self.what, connect_reason(exc))
             return
-        self.entries.append(dict(what=what, why=why, waited=round(max(0.0, waited), 3)))
+        delay = run.backoff(self.backoff_round)
+        self.backoff_round += 1
+        if not state.can_wait(delay):
+            raise GraphError('%s: %s' % (transport_kind(exc), exc_text(exc)), method=method, url=url,
+                             retry_time=state.total(), attempts=self.attempt, retries_exhausted=True,
+                             retry_budget=run.budget, hint=unreachable_hint(self.graph_root))
+        run.wait(state, delay, self.what, transport_kind(exc))
 
-    def summary(self, retry_spent):
-        """The warning text of a run that retried (None when it did not)."""
-        if not self.entries:
-            return None
-        count = len(self.entries) + self.dropped
-        reasons = []
-        for entry in self.entries:
-            if entry['why'] not in reasons:
-                reasons.append(entry['why'])
-        return ('Microsoft Graph: this run retried %d time%s and spent %.1f s of its retry_budget waiting or on '
-                'failed attempts (%s). The result\'s "retries" lists each retry (shown with -v).' % (
-                    count, '' if count == 1 else 's', retry_spent, '; '.join(reasons[:4])))
+    def after_status(self, resp, retry_throttled, sent_at):
+        """True after waiting when the answer ``resp`` calls for another attempt; False when it stands (marked as
+        exhausted when the budget refused the wait). A 429 holds every later request for its Retry-After."""
+        run, state, status = self.run, self.state, resp.status
+        if status in self.statuses or status == 429:
+            retry_after = parse_retry_after(resp.headers.get('Retry-After'))
+            if retry_after:  # absent or 0: back off ourselves rather than hammer the service
+                delay = retry_after
+            else:
+                delay = run.backoff(self.backoff_round)
+                self.backoff_round += 1
+            if status == 429:
+                run.stats['throttled'] += 1
+                resp.not_before = run.hold(delay)
+        if status in self.statuses and (status != 429 or retry_throttled):
+            state.failed(run.clock() - sent_at)
+            if not state.can_wait(delay):
+                run.give_up(resp, state, self.attempt)
+                return False
+            run.wait(state, delay, self.what, 'HTTP %s' % status + (
+                ' with Retry-After' if resp.headers.get('Retry-After') else ''))
+            return True
+        return False
+
+

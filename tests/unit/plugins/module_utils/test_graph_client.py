@@ -515,7 +515,7 @@ def test_connection_failures_have_a_run_wide_budget_of_their_own(clock):
     with pytest.raises(GraphError) as info:
         client.get('/users')
     assert 'connection timed out' in str(info.value) and len(clock.sleeps) == 1
-    assert client.connect_spent <= 12.5
+    assert client._retries.connect_spent <= 12.5  # pylint: disable=protected-access
 
 
 # ---------------------------------------------------------------------------------------------------------- 401
