@@ -47,7 +47,7 @@ except ImportError:  # pragma: no cover - exercised by the import sanity test on
     CaseInsensitiveDict = dict
 
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError, path_only
-from ansible_collections.msgraph.grants.plugins.module_utils._redaction import redact, register_secret  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.msgraph.grants.plugins.module_utils._redaction import redact, register_secret
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_batch import BatchSender, batch_answers
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_retries import (
     CONNECT_TIMEOUT,
@@ -335,12 +335,6 @@ class GraphClient(object):
         an error raised when a batch holding writes fails: ``_graph_batch.BatchSender.run``."""
         return BatchSender(self.base_url, self._send, self._retries, self.stats, GraphResponse, encode_query).run(
             requests_)
-
-    def close(self):
-        try:
-            self.session.close()
-        except Exception:  # pragma: no cover - closing is best effort
-            pass
 
     # ------------------------------------------------------------------ internals
     def _note(self, text):

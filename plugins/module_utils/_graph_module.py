@@ -39,12 +39,9 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_auth import 
     resolve_connection,
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import GrantInputError
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import (
-    GraphClient,
-    GraphError,
-    redact,
-    register_secret,
-)
+from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphClient
+from ansible_collections.msgraph.grants.plugins.module_utils._redaction import redact, register_secret
 
 try:
     import requests

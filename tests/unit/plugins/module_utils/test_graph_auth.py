@@ -29,7 +29,8 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_auth import 
     make_token_provider,
     resolve_connection,
 )
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphClient, GraphError
+from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphClient
 
 TENANT = '11111111-2222-3333-4444-555555555555'
 CLIENT_ID = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee'

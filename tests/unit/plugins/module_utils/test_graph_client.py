@@ -20,10 +20,10 @@ import uuid
 import pytest
 import requests
 
+from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import (
     COLLECTION_VERSION,
     GraphClient,
-    GraphError,
     GraphResponse,
     encode_query,
     error_from_response,

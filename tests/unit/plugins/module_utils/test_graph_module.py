@@ -16,7 +16,8 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.msgraph.grants.plugins.doc_fragments.graph import ModuleDocFragment
 from ansible_collections.msgraph.grants.plugins.module_utils import _graph_auth as ga
 from ansible_collections.msgraph.grants.plugins.module_utils import _graph_module as gm
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphClient, GraphError
+from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphClient
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_module import (
     GraphModule,
     fail_from_error,
