@@ -6,6 +6,8 @@ clock that never really sleeps, token providers, a client wired to them, and Gra
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import pytest
+
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphClient
 
 TOKEN_1 = 'eyJ0eXAiOiJKV1QifQ.first-token-value-4f1c2a.sig'
@@ -23,6 +25,12 @@ class FakeTime(object):
 
     def clock(self):
         return self.now
+
+
+@pytest.fixture
+def clock():
+    """A FakeTime; test modules import this fixture."""
+    return FakeTime()
 
 
 class FakeProvider(object):

@@ -15,17 +15,12 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_client impor
     GraphResponse,
     is_not_replicated_error,
 )
+from ansible_collections.msgraph.grants.tests.unit.utils.graph_client_doubles import clock  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.msgraph.grants.tests.unit.utils.graph_client_doubles import (
-    FakeTime,
     graph_error,
     make_client,
     throttled,
 )
-
-
-@pytest.fixture
-def clock():
-    return FakeTime()
 
 
 # --------------------------------------------------------------------------------------------------------- $batch

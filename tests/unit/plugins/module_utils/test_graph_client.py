@@ -25,11 +25,11 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_client impor
     is_duplicate_grant_error,
     is_not_replicated_error,
 )
+from ansible_collections.msgraph.grants.tests.unit.utils.graph_client_doubles import clock  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.msgraph.grants.tests.unit.utils.graph_client_doubles import (
     TOKEN_1,
     TOKEN_2,
     FakeProvider,
-    FakeTime,
     StaticProvider,
     graph_error,
     make_client,
@@ -37,11 +37,6 @@ from ansible_collections.msgraph.grants.tests.unit.utils.graph_client_doubles im
 )
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
-
-
-@pytest.fixture
-def clock():
-    return FakeTime()
 
 
 # ------------------------------------------------------------------------------------------------ basics / headers

@@ -17,18 +17,13 @@ import requests
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphClient
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_retries import backoff, parse_retry_after
+from ansible_collections.msgraph.grants.tests.unit.utils.graph_client_doubles import clock  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.msgraph.grants.tests.unit.utils.graph_client_doubles import (
     FakeProvider,
-    FakeTime,
     graph_error,
     make_client,
     throttled,
 )
-
-
-@pytest.fixture
-def clock():
-    return FakeTime()
 
 
 # ------------------------------------------------------------------------------------------------------ Retry-After
