@@ -37,7 +37,6 @@ except ImportError:  # pragma: no cover - Python 2 is not supported, this only k
 REQUESTS_IMPORT_ERROR = None
 try:
     import requests
-    import requests.exceptions
     from requests.structures import CaseInsensitiveDict
     HAS_REQUESTS = True
 except ImportError:  # pragma: no cover - exercised by the import sanity test only
@@ -91,7 +90,9 @@ def is_not_replicated_error(err):
 
 
 def encode_query(params):
-    """Encode query parameters keeping OData's ``$`` and quotes readable (``$filter=clientId%20eq%20'x'``)."""
+    """Encode query parameters keeping OData's ``$`` and quotes readable (``$filter=clientId%20eq%20'x'``).
+
+    The collection's one query encoder: URLs sent inside a ``$batch`` use it too (``_graph_batch``)."""
     if not params:
         return ''
     items = params.items() if hasattr(params, 'items') else params
