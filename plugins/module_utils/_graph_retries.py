@@ -348,5 +348,3 @@ class RequestRetries(object):
                 ' with Retry-After' if resp.headers.get('Retry-After') else ''))
             return True
         return False
-
-
