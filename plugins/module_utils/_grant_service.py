@@ -43,8 +43,8 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
     scope_string,
     select_grant,
 )
+from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import (
-    GraphError,
     is_duplicate_grant_error,
     is_not_replicated_error,
 )

@@ -5,19 +5,13 @@
 
 # PRIVATE to the msgraph.grants collection: no compatibility promise for anything outside it.
 
-"""Microsoft Graph HTTP client: one requests.Session, retries within a time budget, paging, $batch, GraphError.
+"""Microsoft Graph HTTP client: one requests.Session, paging, $batch, GraphResponse and the GraphError of an answer.
 
 Design notes (see docs/dev/architecture.md):
 - ``verify`` (False, True or a CA bundle path) and ``timeout`` are passed on every request: a machine-wide
   REQUESTS_CA_BUNDLE would otherwise silently win over ``Session.verify`` (psf/requests#3829).
-- Reads are retried on 429/502/503/504, connection errors and timeouts. Writes are retried only on 429 (Graph does not
-  apply a throttled request) and when the connection could not even be opened; any other failure of a write
-  (timeout, dropped connection, 5xx) raises ``GraphError(ambiguous=True)``: the caller must re-read.
-- A connection that cannot be opened (refused, name not resolved, connect timeout) means Graph is not there, not that
-  it is busy: it has a short budget of its own (``_graph_retries.CONNECT_*``), so a stale graph_url fails in seconds.
-- Every retry is recorded in ``retry_log`` (what, why, seconds waited), which the modules return as ``retries``.
-- All waiting goes through an injectable ``sleep`` and is bounded by one retry budget for the whole run (all the
-  operations of one client), not per request: a run throttled again and again still ends within the budget.
+- When a request is sent again, how long the client waits and the run's one retry budget: ``_graph_retries.py``.
+  ``$batch`` chunking and the handling of its items' answers: ``_graph_batch.py``.
 - A read-modify-write (a PATCH or DELETE whose body was computed from what the caller read) must not be re-sent
   blindly after a 429: another writer may change the grant while we wait. Callers pass ``retry_throttled=False``,
   get the 429 back, and use ``wait_before_retry`` before they read and plan again.
@@ -28,9 +22,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import email.utils
 import json as _json
-import math
 import random
 import re
 import time
@@ -45,7 +37,6 @@ except ImportError:  # pragma: no cover - Python 2 is not supported, this only k
 REQUESTS_IMPORT_ERROR = None
 try:
     import requests
-    import requests.exceptions
     from requests.structures import CaseInsensitiveDict
     HAS_REQUESTS = True
 except ImportError:  # pragma: no cover - exercised by the import sanity test only
@@ -54,22 +45,14 @@ except ImportError:  # pragma: no cover - exercised by the import sanity test on
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
     CaseInsensitiveDict = dict
 
-try:
-    import urllib3.exceptions as _urllib3_exceptions
-except ImportError:  # pragma: no cover
-    _urllib3_exceptions = None
-
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError, path_only
-from ansible_collections.msgraph.grants.plugins.module_utils._redaction import redact, register_secret  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.msgraph.grants.plugins.module_utils._redaction import redact, register_secret
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_batch import BatchSender, batch_answers
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_retries import (
-    CONNECT_ATTEMPTS,
-    CONNECT_BACKOFF,
-    CONNECT_BUDGET,
     CONNECT_TIMEOUT,
-    RetryLog,
-    connect_reason,
-    describe_requests,
-    unreachable_hint,
+    READ_METHODS,
+    RetryBudget,
+    parse_retry_after,
 )
 
 
@@ -77,19 +60,9 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_retries impo
 COLLECTION_VERSION = '0.1.0'
 USER_AGENT = 'msgraph.grants/%s' % COLLECTION_VERSION
 
+# The defaults of the timeout and retry_budget options (the one home of both; the module argument spec uses them).
 DEFAULT_TIMEOUT = 30
-DEFAULT_RETRY_BUDGET = 120.0
-BACKOFF_BASE = 1.0
-BACKOFF_CAP = 30.0
-MAX_RETRIES = 60           # a safety net only; the time budget is what normally stops retrying
-BATCH_LIMIT = 20           # Graph JSON batching: at most 20 requests per $batch
-
-READ_METHODS = frozenset(['GET', 'HEAD', 'OPTIONS'])
-BATCH_READ_RETRY_STATUSES = (502, 503, 504)
-# An item answered 424 Failed Dependency was not executed (like a 429): safe to send again.
-BATCH_NOT_RUN_STATUSES = (424, 429)
-RETRY_STATUS_READ = frozenset([429, 502, 503, 504])
-RETRY_STATUS_WRITE = frozenset([429])
+DEFAULT_RETRY_BUDGET = 120
 
 DUPLICATE_GRANT_TEXT = 'permission entry already exists'
 DUPLICATE_GRANT_CODE = 'Request_MultipleObjectsWithSameKeyValue'
@@ -116,33 +89,10 @@ def is_not_replicated_error(err):
     return err.status == 400 and NOT_REPLICATED_TEXT in (err.message or '').lower()
 
 
-def parse_retry_after(value, now=None):
-    """Seconds to wait from a Retry-After value: integer or decimal seconds, or an HTTP-date. None if unusable."""
-    if value is None:
-        return None
-    value = str(value).strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = None
-    if seconds is not None:
-        if math.isnan(seconds) or math.isinf(seconds):
-            return None
-        return max(0.0, seconds)
-    try:
-        parsed = email.utils.parsedate_tz(value)
-    except (TypeError, ValueError):
-        parsed = None
-    if not parsed:
-        return None
-    when = email.utils.mktime_tz(parsed)
-    return max(0.0, when - (time.time() if now is None else now))
-
-
 def encode_query(params):
-    """Encode query parameters keeping OData's ``$`` and quotes readable (``$filter=clientId%20eq%20'x'``)."""
+    """Encode query parameters keeping OData's ``$`` and quotes readable (``$filter=clientId%20eq%20'x'``).
+
+    The collection's one query encoder: URLs sent inside a ``$batch`` use it too (``_graph_batch``)."""
     if not params:
         return ''
     items = params.items() if hasattr(params, 'items') else params
@@ -265,47 +215,6 @@ def _reason(status):
     return _REASONS.get(status, 'HTTP error')
 
 
-class _RetryState(object):
-    """Time accounting of one logical operation (a request, a paged read, or a whole batch), charged to the run.
-
-    ``retry_budget`` bounds the retry time of the whole run (every operation of one client): what earlier operations
-    spent retrying (``ledger.retry_spent``) plus what this one has spent so far. Retry time is the time spent waiting
-    before a retry plus the time of the attempts that failed (a timed-out attempt costs its timeout); successful
-    attempts are not retry time.
-    """
-
-    def __init__(self, clock, budget, ledger):
-        self.clock = clock
-        self.budget = budget
-        self.ledger = ledger
-        self.failed_time = 0.0
-        self.slept = 0.0
-        self.attempts = 0
-        self.retries = 0
-        self.closed = False
-
-    def failed(self, seconds):
-        """Charge the duration of an attempt that failed (and will be retried or reported)."""
-        self.failed_time += max(0.0, seconds)
-
-    def spent(self):
-        """Seconds this operation has spent retrying."""
-        return self.slept + self.failed_time
-
-    def total(self):
-        """Seconds the run has spent retrying, this operation included."""
-        return self.ledger.retry_spent + self.spent()
-
-    def can_wait(self, delay):
-        return self.total() + delay <= self.budget and self.retries < MAX_RETRIES
-
-    def close(self):
-        if not self.closed:
-            self.closed = True
-            self.ledger.retry_spent += self.spent()
-            self.ledger.stats['retry_time'] += self.slept
-
-
 class GraphClient(object):
     """A small Microsoft Graph client. See docs/dev/architecture.md for the contract."""
 
@@ -320,23 +229,30 @@ class GraphClient(object):
         self.token_provider = token_provider
         self.verify = verify
         self.timeout = timeout
-        self.retry_budget = float(retry_budget if retry_budget is not None else DEFAULT_RETRY_BUDGET)
         self.session = session if session is not None else requests.Session()
-        self._sleep = sleep or time.sleep
         self._clock = clock or time.monotonic
-        self._random = rand or random.random
         self._log = log
         self.user_agent = user_agent
         self.stats = dict(requests=0, retries=0, batches=0, throttled=0, token_refreshes=0, retry_time=0.0)
-        self.retry_spent = 0.0  # seconds of retrying charged to retry_budget so far (the whole run)
-        self.retry_log = RetryLog()  # what was retried, why, how long we waited: shown to the user
-        self.connect_spent = 0.0  # seconds spent on connections that could not be opened (CONNECT_BUDGET)
-        self._batch_what = None  # while a $batch is sent: what it carries, to name it in errors and retries
-        # Clock time before which no Graph request is sent: Graph throttles per application and tenant, so after a 429
-        # every request waits (not only the retry of the throttled one).
-        self._hold_until = None
+        # Every wait, the hold after a 429 and the run's retry budget (one for all the operations of this client).
+        self._retries = RetryBudget(retry_budget if retry_budget is not None else DEFAULT_RETRY_BUDGET,
+                                    sleep or time.sleep, self._clock, rand or random.random, self.stats, self._note)
         if verify is False:
             _silence_insecure_warnings()
+
+    @property
+    def retry_budget(self):
+        return self._retries.budget
+
+    @property
+    def retry_spent(self):
+        """Seconds of retrying charged to retry_budget so far (the whole run)."""
+        return self._retries.spent
+
+    @property
+    def retry_log(self):
+        """What was retried, why, how long the run waited (a RetryLog): the modules return it as ``retries``."""
+        return self._retries.log
 
     # ------------------------------------------------------------------ public API
     def request(self, method, path, params=None, json=None, headers=None, raise_for_status=True, retry_throttled=True):
@@ -347,7 +263,7 @@ class GraphClient(object):
         for a write whose body was computed from a read (see ``wait_before_retry``)."""
         method = method.upper()
         url = self._url(path, params)
-        state = self._retry_state()
+        state = self._retries.operation()
         try:
             resp = self._send(method, url, json, headers, state, retry_throttled=retry_throttled)
         finally:
@@ -364,7 +280,7 @@ class GraphClient(object):
         ``headers`` (for example ConsistencyLevel) on every page."""
         items = []
         url = self._url(path, params)
-        state = self._retry_state()
+        state = self._retries.operation()
         try:
             return self._get_pages(url, headers, max_pages, state, items)
         finally:
@@ -404,166 +320,22 @@ class GraphClient(object):
     def reserve_wait(self, delay):
         """Charge a wait the caller makes itself (for replication to catch up) to the run's retry budget. False when
         the budget does not allow it (then the caller must not wait)."""
-        if self.retry_spent + delay > self.retry_budget:
-            return False
-        self.retry_spent += delay
-        self.retry_log.add('reading the grant back', 'waiting for directory replication', delay)
-        return True
+        return self._retries.reserve(delay, 'reading the grant back', 'waiting for directory replication')
 
     def wait_before_retry(self, err):
         """Wait before the caller re-plans a write that was answered 429 (sent with ``retry_throttled=False``):
         Retry-After if Graph gave one, else a jittered backoff, charged to the run's retry budget. Raises ``err``
         (marked as exhausted) when the budget does not allow the wait."""
-        state = self._retry_state()
-        if err.not_before is not None:
-            delay = max(0.0, err.not_before - self._clock())  # what is left of the wait Graph asked for
-        else:
-            delay = err.retry_after if err.retry_after else self._backoff(0)
-        try:
-            if not state.can_wait(delay):
-                err.retries_exhausted = True
-                err.retry_time = state.total()
-                err.retry_budget = self.retry_budget
-                raise err
-            self._wait(state, delay, '%s %s' % (err.method, err.url), 'HTTP %s; the grant is read again and the '
-                       'change planned anew' % err.status)
-        finally:
-            state.close()
+        self._retries.wait_before_retry(err)
 
     def batch(self, requests_):
-        """Send many requests through ``POST /$batch``, 20 per batch.
+        """Send many requests through ``POST /$batch``, 20 per batch; one GraphResponse per input, in input order.
 
         ``requests_``: dicts with ``method``, ``url`` (relative to the version root, may carry a query), optional
-        ``body``, ``headers``, ``params`` and ``retry_throttled`` (default True; False for a write computed from a
-        read, whose 429 is returned instead of re-sent). Returns one GraphResponse per input, in input order.
-        Responses are correlated by id (Graph may answer in any order). Items answered 429 (and reads answered
-        502/503/504) are re-sent alone after the longest item Retry-After, within the retry budget; when the budget
-        runs out they are returned as their error response (``.error`` says so). The batch envelope itself follows
-        the usual retry rules (a batch holding a write is a write; a 429 on it counts as a 429 on every item).
-
-        When the answer to a batch holding writes is lost (timeout, dropped connection, 5xx), the other batches are
-        still sent, then a ``GraphError(ambiguous=True)`` is raised whose ``partial_results`` holds the responses
-        that are known and None for every request whose outcome is unknown: the caller reconciles those by reading.
-        When a batch holding writes fails otherwise (refused, budget exhausted), the error raised at once carries
-        ``partial_results`` too (None for that batch and the ones not sent), so the caller knows what landed.
-        """
-        items = [self._batch_item(i, req) for i, req in enumerate(requests_)]
-        results = [None] * len(items)
-        unknown = None
-        state = self._retry_state()
-        try:
-            for start in range(0, len(items), BATCH_LIMIT):
-                chunk = list(range(start, min(start + BATCH_LIMIT, len(items))))
-                # The user never asked for a $batch: errors and retries name the requests it carries.
-                self._batch_what = describe_requests([items[i] for i in chunk])
-                try:
-                    self._batch_chunk(items, chunk, results, state)
-                except GraphError as err:
-                    if (err.url or '').endswith('/$batch'):
-                        err.what = self._batch_what
-                        err.message = err.message.replace('the $batch ', 'the ')
-                    if err.ambiguous:
-                        unknown = unknown or err
-                        continue  # the other batches are independent: send them
-                    if unknown is None:
-                        if any(item['method'] not in READ_METHODS for item in items):
-                            err.partial_results = results  # the writes of earlier batches did land: say which
-                        raise
-                    # An earlier batch's outcome is unknown: report that, so the caller reconciles by reading; this
-                    # batch (refused) and the ones after it (not sent) are None in partial_results as well.
-                    break
-        finally:
-            self._batch_what = None
-            state.close()
-        if unknown is not None:
-            unknown.partial_results = results
-            raise unknown
-        return results
-
-    def _batch_chunk(self, items, pending, results, state):
-        """Send items[pending] (at most 20) until each has an answer that is not to be retried."""
-        backoff_round = 0
-        rounds = 0
-        batch_url = self.base_url + '/$batch'
-        while pending:
-            rounds += 1
-            for i in pending:
-                results[i] = None  # re-sent: an earlier answer (a 429) no longer says what happened to it
-            chunk = [items[i]['wire'] for i in pending]
-            method = 'GET' if all(items[i]['method'] in READ_METHODS for i in pending) else 'POST'
-            retry_envelope = all(items[i]['retry_throttled'] for i in pending)
-            envelope = self._send('POST', batch_url, {'requests': chunk}, None, state, treat_as=method,
-                                  retry_throttled=retry_envelope)
-            responses = _batch_answers(envelope)
-            if responses is None and envelope.status == 429:
-                # Only when an item must not be re-sent blindly: the envelope's 429 is every item's answer.
-                by_id = dict((items[i]['id'].lower(), {'id': items[i]['id'], 'status': 429, 'headers': dict(envelope.headers),
-                                                       'body': envelope.json}) for i in pending)
-            else:
-                # Graph's pages disagree on the envelope status when items are throttled (200, or 424 per the
-                # throttling page; docs/dev/graph-behaviour.md): whenever it carries the items' answers, use them.
-                if responses is None:
-                    envelope.raise_for_status()
-                self.stats['batches'] += 1
-                if not isinstance(responses, list):
-                    raise GraphError('the $batch response has no "responses" list', method='POST', url=batch_url,
-                                     ambiguous=(method != 'GET'), request_id=envelope.request_id)
-                by_id = {}
-                for entry in responses:
-                    if isinstance(entry, dict) and entry.get('id') is not None:
-                        by_id[str(entry.get('id')).lower()] = entry
-            retry = []
-            waits = []
-            throttled = False
-            for i in pending:
-                entry = by_id.get(items[i]['id'].lower())
-                if entry is None:
-                    raise GraphError('the $batch response has no answer for request id %s (%s %s)' % (
-                        items[i]['id'], items[i]['method'], items[i]['url']), method='POST',
-                        url=batch_url, ambiguous=(method != 'GET'), request_id=envelope.request_id)
-                resp = self._batch_response(items[i], entry)
-                results[i] = resp
-                if resp.status == 429:
-                    self.stats['throttled'] += 1
-                    throttled = True
-                    # Graph throttles per application: the longest Retry-After of the batch holds every request, those
-                    # returned to the caller (who plans them again) included.
-                    waits.append(parse_retry_after(resp.headers.get('Retry-After')))
-                # 429 was never applied; a read answered 502/503/504 is safe to repeat. A write item answered 5xx is
-                # returned as is: its outcome is unknown and the caller reconciles it by reading.
-                if (resp.status in BATCH_NOT_RUN_STATUSES and items[i]['retry_throttled']) or (
-                        resp.status in BATCH_READ_RETRY_STATUSES and items[i]['method'] in READ_METHODS):
-                    retry.append(i)
-                    if resp.status != 429:
-                        waits.append(parse_retry_after(resp.headers.get('Retry-After')))
-            if not retry and not throttled:
-                return
-            known = [w for w in waits if w]
-            delay = max(known) if known else self._backoff(backoff_round)
-            backoff_round += 1
-            if throttled:
-                self._hold(delay)
-                for i in pending:
-                    if results[i].status == 429:
-                        results[i].not_before = self._hold_until
-            if not retry:
-                return  # the throttled items go back to the caller; the hold delays whatever it sends next
-            if not state.can_wait(delay):
-                for i in retry:
-                    results[i].retry_time = state.total()
-                    results[i].attempts = rounds
-                    results[i].retries_exhausted = True
-                    results[i].retry_budget = self.retry_budget
-                return
-            self._wait(state, delay, describe_requests([items[i] for i in retry]),
-                       'HTTP %s' % '/'.join(sorted(set(str(results[i].status) for i in retry))))
-            pending = retry
-
-    def close(self):
-        try:
-            self.session.close()
-        except Exception:  # pragma: no cover - closing is best effort
-            pass
+        ``body``, ``headers``, ``params`` and ``retry_throttled``. What is sent again, and the ``partial_results`` of
+        an error raised when a batch holding writes fails: ``_graph_batch.BatchSender.run``."""
+        return BatchSender(self.base_url, self._send, self._retries, self.stats, GraphResponse, encode_query).run(
+            requests_)
 
     # ------------------------------------------------------------------ internals
     def _note(self, text):
@@ -619,217 +391,56 @@ class GraphClient(object):
         register_secret(token)
         return token
 
-    def _backoff(self, n):
-        delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** n))
-        return delay / 2.0 + self._random() * delay / 2.0  # "equal jitter": within [delay/2, delay]
-
-    def _hold(self, delay):
-        until = self._clock() + delay
-        if self._hold_until is None or until > self._hold_until:
-            self._hold_until = until
-
-    def _respect_hold(self, state, method, url, attempt):
-        """Wait until Graph's last Retry-After has passed, charged to the retry budget; raise when it does not fit."""
-        if self._hold_until is None:
-            return
-        delay = self._hold_until - self._clock()
-        if delay <= 0:
-            self._hold_until = None
-            return
-        if not state.can_wait(delay):
-            raise GraphError('Microsoft Graph is throttling this application; the next request may be sent in %.1f s'
-                             % delay, status=429, code='TooManyRequests', method=method, url=url,
-                             retry_time=state.total(), attempts=attempt, retries_exhausted=True,
-                             retry_budget=self.retry_budget)
-        self._wait(state, delay, self._what(method, url), 'Graph asked to pause after HTTP 429')
-
-    def _retry_state(self):
-        return _RetryState(self._clock, self.retry_budget, self)
-
-    def _what(self, method, url):
-        if self._batch_what and url.endswith('/$batch'):
-            return self._batch_what
-        return '%s %s' % (method, path_only(url))
-
-    def _wait(self, state, delay, what, why):
-        """Wait before a retry: listed in ``retry_log`` (the module result), logged, charged to ``state``."""
-        self._note('%s: %s; retrying in %.1f s' % (what, why, delay))
-        self.retry_log.add(what, why, delay)
-        state.retries += 1
-        self.stats['retries'] += 1
-        state.slept += delay
-        if delay > 0:
-            self._sleep(delay)
-
-    def _send(self, method, url, body, extra_headers, state, treat_as=None, retry_throttled=True):
+    def _send(self, method, url, body, extra_headers, state, treat_as=None, retry_throttled=True, what=None):
         """One logical request with retries. Returns a GraphResponse (possibly an error response: the caller
-        decides); raises GraphError for transport failures, ambiguous writes and an exhausted budget."""
-        policy = treat_as or method
-        is_read = policy in READ_METHODS
-        retry_statuses = RETRY_STATUS_READ if is_read else RETRY_STATUS_WRITE
+        decides); raises GraphError for transport failures, ambiguous writes and an exhausted budget. ``treat_as``:
+        the method whose retry rules apply (a $batch of reads is a read); ``what``: how retries name the request."""
+        retry = self._retries.request(state, method, url, what or '%s %s' % (method, path_only(url)),
+                                      (treat_as or method) in READ_METHODS, self.graph_root)
         refreshed = False
-        backoff_round = 0
-        connect_failures = 0
         data = None
         if body is not None:
             data = _json.dumps(body, separators=(',', ':'))
-        attempt = 0
         while True:
-            attempt += 1
-            state.attempts += 1
-            self._respect_hold(state, method, url, attempt)
+            retry.before_attempt()  # waits out the hold after a 429
             token = self._token()
             headers = self._headers(token, extra_headers, body is not None)
-            if attempt > 1:
-                headers['retry-attempt'] = str(attempt - 1)
+            if retry.attempt > 1:
+                headers['retry-attempt'] = str(retry.attempt - 1)
             self.stats['requests'] += 1
             sent_at = self._clock()
             try:
                 raw = self.session.request(method, url, data=data, headers=headers, verify=self.verify,
                                            timeout=(min(self.timeout, CONNECT_TIMEOUT), self.timeout))
             except Exception as exc:  # requests.exceptions.RequestException and friends
-                failure = self._transport_failure(method, url, exc, is_read)
-                if failure is not None:  # not retryable
-                    failure.retry_time = state.total()
-                    failure.attempts = attempt
-                    raise failure
-                spent = self._clock() - sent_at
-                state.failed(spent)
-                if _not_sent(exc):
-                    # Nothing is listening (or the name does not resolve): a few quick attempts, not the whole budget.
-                    connect_failures += 1
-                    self.connect_spent += spent
-                    delay = CONNECT_BACKOFF * (2 ** (connect_failures - 1)) * (0.5 + self._random() / 2.0)
-                    if (connect_failures >= CONNECT_ATTEMPTS or self.connect_spent + delay > CONNECT_BUDGET
-                            or not state.can_wait(delay)):
-                        raise GraphError(
-                            'cannot connect to Microsoft Graph at %s (%s).' % (self.graph_root, connect_reason(exc)),
-                            method=method, url=url, retry_time=state.total(), attempts=attempt,
-                            retries_exhausted=True, hint=unreachable_hint(self.graph_root))
-                    self.connect_spent += delay
-                    self._wait(state, delay, self._what(method, url), connect_reason(exc))
-                    continue
-                delay = self._backoff(backoff_round)
-                backoff_round += 1
-                if not state.can_wait(delay):
-                    raise GraphError('%s: %s' % (_transport_kind(exc), _exc_text(exc)), method=method, url=url,
-                                     retry_time=state.total(), attempts=attempt, retries_exhausted=True,
-                                     retry_budget=self.retry_budget, hint=unreachable_hint(self.graph_root))
-                self._wait(state, delay, self._what(method, url), _transport_kind(exc))
+                retry.after_exception(exc, sent_at)  # waits before the next attempt, or raises the error
                 continue
 
-            resp = _to_response(raw, method, url, is_read)
+            resp = _to_response(raw, method, url, retry.is_read)
             status = resp.status
             if status == 401 and not refreshed and getattr(self.token_provider, 'refreshable', True):
                 # An expired/revoked token: drop it from the cache, get a new one, and try once more.
                 refreshed = True
                 self.stats['token_refreshes'] += 1
                 self._note('%s %s: HTTP 401, acquiring a new token and retrying once' % (method, path_only(url)))
-                self.retry_log.add(self._what(method, url), 'HTTP 401: a new token was acquired', 0.0)
+                self._retries.log.add(retry.what, 'HTTP 401: a new token was acquired', 0.0)
                 self._token(force_refresh=True)
                 continue
-            if status >= 300 and url.endswith('/$batch') and _batch_answers(resp) is not None:
+            if status >= 300 and url.endswith('/$batch') and batch_answers(resp) is not None:
                 # An envelope that failed but answers item by item: the items say what ran (never re-sent whole).
                 resp.retry_time = state.total()
                 return resp
-            if status in retry_statuses or status == 429:
-                retry_after = parse_retry_after(resp.headers.get('Retry-After'))
-                if retry_after:  # absent or 0: back off ourselves rather than hammer the service
-                    delay = retry_after
-                else:
-                    delay = self._backoff(backoff_round)
-                    backoff_round += 1
-                if status == 429:
-                    self.stats['throttled'] += 1
-                    self._hold(delay)
-                    resp.not_before = self._hold_until
-            if status in retry_statuses and (status != 429 or retry_throttled):
-                state.failed(self._clock() - sent_at)
-                if not state.can_wait(delay):
-                    resp.retry_time = state.total()
-                    resp.attempts = attempt
-                    resp.retries_exhausted = True
-                    resp.retry_budget = self.retry_budget
-                    return resp
-                self._wait(state, delay, self._what(method, url), 'HTTP %s' % status + (
-                    ' with Retry-After' if resp.headers.get('Retry-After') else ''))
+            if retry.after_status(resp, retry_throttled, sent_at):  # waited: send it again
                 continue
-            if status >= 500 and not is_read:
+            if status >= 500 and not retry.is_read:
                 err = resp.error
                 err.ambiguous = True
                 err.retry_time = state.total()
-                err.attempts = attempt
+                err.attempts = retry.attempt
                 raise err
             resp.retry_time = state.total()
-            resp.attempts = attempt
+            resp.attempts = retry.attempt
             return resp
-
-    def _transport_failure(self, method, url, exc, is_read):
-        """None if the failure may be retried; otherwise the GraphError to raise."""
-        if isinstance(exc, requests.exceptions.SSLError):
-            return GraphError('TLS error: %s' % _exc_text(exc), method=method, url=url,
-                              hint='Set ca_path (MSGRAPH_CA_PATH) to a CA bundle that signs this server\'s certificate'
-                                   ' (validate_certs: false disables verification; only for tests).')
-        if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                            requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader)):
-            return GraphError('invalid request: %s' % _exc_text(exc), method=method, url=url)
-        if not isinstance(exc, requests.exceptions.RequestException):
-            if isinstance(exc, GraphError):
-                return exc
-            return GraphError('%s: %s' % (type(exc).__name__, _exc_text(exc)), method=method, url=url)
-        if is_read or _not_sent(exc):
-            return None
-        return GraphError('%s: %s' % (_transport_kind(exc), _exc_text(exc)), method=method, url=url, ambiguous=True)
-
-    def _batch_item(self, index, req):
-        if not isinstance(req, dict) or not req.get('url') or not req.get('method'):
-            raise GraphError('batch request #%d needs "method" and "url"' % index)
-        method = str(req['method']).upper()
-        url = str(req['url'])
-        if re.match(r'(?i)^https?://', url):
-            parts = urlsplit(url)
-            url = parts.path + ('?' + parts.query if parts.query else '')
-            prefix = urlsplit(self.base_url).path
-            if url.startswith(prefix + '/'):
-                url = url[len(prefix):]
-        if not url.startswith('/'):
-            url = '/' + url
-        query = encode_query(req.get('params'))
-        if query:
-            url += ('&' if '?' in url else '?') + query
-        wire = {'id': str(index), 'method': method, 'url': url}
-        headers = dict(req.get('headers') or {})
-        if req.get('body') is not None:
-            wire['body'] = req['body']
-            if not any(k.lower() == 'content-type' for k in headers):
-                headers['Content-Type'] = 'application/json'
-        if headers:
-            wire['headers'] = headers
-        return dict(id=str(index), method=method, url=url, wire=wire, retry_throttled=req.get('retry_throttled', True))
-
-    def _batch_response(self, item, entry):
-        try:
-            status = int(entry.get('status'))
-        except (TypeError, ValueError):
-            raise GraphError('the $batch answer for request id %s has no valid status' % item['id'], method='POST',
-                             url=self.base_url + '/$batch', ambiguous=(item['method'] not in READ_METHODS))
-        body = entry.get('body')
-        text = None
-        if isinstance(body, str):
-            text = body
-            try:
-                body = _json.loads(body)
-            except ValueError:
-                pass
-        return GraphResponse(status, headers=entry.get('headers') or {}, json=body, text=text,
-                             method=item['method'], url=self.base_url + item['url'])
-
-
-def _batch_answers(envelope):
-    """The ``responses`` list of a ``$batch`` answer whatever its status, or None when it carries none."""
-    body = envelope.json if isinstance(envelope.json, dict) else {}
-    responses = body.get('responses')
-    return responses if isinstance(responses, list) else None
 
 
 def _to_response(raw, method, url, read_only=None):
@@ -847,34 +458,6 @@ def _to_response(raw, method, url, read_only=None):
             body = None
     return GraphResponse(raw.status_code, headers=raw.headers, json=body, text=text, method=method, url=url,
                          read_only=read_only)
-
-
-def _not_sent(exc):
-    """True when the request certainly never reached the server (could not connect), so even a write may be
-    retried."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    if not isinstance(exc, requests.exceptions.ConnectionError) or _urllib3_exceptions is None:
-        return False
-    reason = exc.args[0] if exc.args else None
-    reason = getattr(reason, 'reason', reason)
-    return isinstance(reason, (_urllib3_exceptions.NewConnectionError, _urllib3_exceptions.ConnectTimeoutError))
-
-
-def _transport_kind(exc):
-    if HAS_REQUESTS:
-        if isinstance(exc, requests.exceptions.ConnectTimeout):
-            return 'connection timed out'
-        if isinstance(exc, requests.exceptions.Timeout):
-            return 'timed out waiting for the response'
-        if isinstance(exc, requests.exceptions.ConnectionError):
-            return 'connection error'
-    return type(exc).__name__
-
-
-def _exc_text(exc):
-    text = str(exc) or type(exc).__name__
-    return redact(text)
 
 
 def _silence_insecure_warnings():

@@ -35,14 +35,9 @@ from ansible_collections.msgraph.grants.plugins.module_utils._auth_methods impor
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._auth_settings import API_VERSIONS, CLOUDS, OPTION_ENV
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import GrantInputError
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import (
-    DEFAULT_RETRY_BUDGET,
-    DEFAULT_TIMEOUT,
-    GraphClient,
-    GraphError,
-    redact,
-    register_secret,
-)
+from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import DEFAULT_RETRY_BUDGET, DEFAULT_TIMEOUT, GraphClient
+from ansible_collections.msgraph.grants.plugins.module_utils._redaction import redact, register_secret
 
 try:
     import requests
@@ -102,7 +97,7 @@ def graph_argument_spec(extra=None):
         ca_path=dict(type='path', **_env('ca_path')),
         timeout=dict(type='int', default=DEFAULT_TIMEOUT),
         token_cache=dict(type='str', no_log=False, **_env('token_cache')),
-        retry_budget=dict(type='int', default=int(DEFAULT_RETRY_BUDGET), **_env('retry_budget')),
+        retry_budget=dict(type='int', default=DEFAULT_RETRY_BUDGET, **_env('retry_budget')),
     )
     if extra:
         spec.update(extra)

@@ -59,8 +59,8 @@ except ImportError:  # pragma: no cover
 
 import pytest
 
+from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import (
-    GraphError,
     GraphResponse,
     encode_query,
     error_from_response,

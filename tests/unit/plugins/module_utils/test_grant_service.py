@@ -20,7 +20,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grant_service impo
     ReconcileSettings,
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import GrantInputError, normalize_scopes
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphError
+from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
 
 from msgraph_grants_fake_graph import (
     ADELE_ID,

@@ -17,7 +17,8 @@ from ansible_collections.msgraph.grants.plugins.doc_fragments.graph import Modul
 from ansible_collections.msgraph.grants.plugins.module_utils import _graph_module as gm
 from ansible_collections.msgraph.grants.plugins.module_utils import _token_provider
 from ansible_collections.msgraph.grants.plugins.module_utils._auth_methods import resolve_connection
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphClient, GraphError
+from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphClient
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_module import (
     GraphModule,
     fail_from_error,

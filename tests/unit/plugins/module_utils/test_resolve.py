@@ -10,7 +10,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import GrantInputError
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphError
+from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
 from ansible_collections.msgraph.grants.plugins.module_utils._resolve import (
     Resolver,
     odata_string,

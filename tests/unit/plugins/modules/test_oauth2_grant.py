@@ -8,7 +8,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.msgraph.grants.plugins.modules import oauth2_grant
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphError
+from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
 
 from msgraph_grants_module_harness import SECRET, needs_patch_module_args
 from msgraph_grants_fake_graph import (
