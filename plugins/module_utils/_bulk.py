@@ -45,7 +45,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._labels import NAME
 ACTIONS = (ACTION_CREATED, ACTION_UPDATED, ACTION_DELETED, ACTION_UNCHANGED)
 
 
-def _item_label(item, names=None):
+def item_label(item, names=None):
     """The item as the user wrote it; ``names`` (once resolved) go beside ids and appIds."""
     return grant_label(item['client'], item['resource'], item.get('principal'), names)
 
@@ -81,7 +81,7 @@ class BulkGrantService(object):
     def _check_items(items):
         problems = []
         for index, item in enumerate(items):
-            label = 'grants[{0}] ({1})'.format(index, _item_label(item))
+            label = 'grants[{0}] ({1})'.format(index, item_label(item))
             if item.get('consent_type') == CONSENT_ALL_PRINCIPALS and item.get('principal'):
                 problems.append('{0}: consent_type AllPrincipals cannot name a principal'.format(label))
             if item.get('consent_type') == CONSENT_PRINCIPAL and not item.get('principal'):
@@ -157,10 +157,10 @@ class BulkGrantService(object):
                 if plan.action in (ACTION_CREATED, ACTION_UPDATED):
                     check_scope_length(plan.scopes_after)
             except GrantInputError as err:
-                raise GrantInputError('grants[{0}] ({1}): {2}'.format(index, _item_label(item), err))
+                raise GrantInputError('grants[{0}] ({1}): {2}'.format(index, item_label(item), err))
             names = names_of(client_sp, resource_sp, user)
             entries.append({'index': index, 'item': item, 'key': key, 'current': current, 'plan': plan,
-                            'label': _item_label(item, names), 'names': names})
+                            'label': item_label(item, names), 'names': names})
 
         removals = []
         if exclusive:
