@@ -10,7 +10,8 @@ answers, one grant at a time. ``GrantService`` (one grant) and ``BulkGrantServic
 whose batched write failed) both use it. Every write returns a ``_grants.GrantOutcome``; shaping it into a module
 result is the caller's (``_grants.change_result``).
 
-Why the write paths look the way they do (docs/dev/graph-behaviour.md, "Writes"):
+Why the write paths look the way they do (docs/dev/graph-behaviour.md: duplicate error, create naming new objects,
+404 to a write):
 - a create can collide with a grant somebody else (or our own earlier, ambiguous attempt) just made: the duplicate
   error is answered by reading the grant back and converging it, never by failing;
 - a create referencing service principals or users created moments ago can fail with 404/400 "does not exist"
