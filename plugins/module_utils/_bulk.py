@@ -7,8 +7,9 @@
 
 PRIVATE to this collection. Same rules as ``oauth2_grant`` (it uses the same planning and resolution code), but
 the reads of all grants are batched (20 requests per ``$batch``) and so are the writes. A write that fails inside a
-batch (duplicate, replication lag, ambiguous 5xx) is handed to ``GrantService`` which converges that one grant with
-the careful, sequential logic; so the fast path never weakens the guarantees of the slow one.
+batch (duplicate, replication lag, ambiguous 5xx) is handed to the write engine (``_grant_writer.GrantWriter``, the
+one ``oauth2_grant`` uses), which converges that one grant with the careful, sequential logic; so the fast path never
+weakens the guarantees of the slow one.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,9 +24,9 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
     CONSENT_PRINCIPAL,
     GrantInputError,
     GrantKey,
-    check_requested_scopes,
     GrantOutcome,
     change_result,
+    check_requested_scopes,
     check_scope_length,
     grant_after_write,
     grant_view,
