@@ -7,8 +7,9 @@
 
 PRIVATE to this collection. Same rules as ``oauth2_grant`` (it uses the same planning and resolution code), but
 the reads of all grants are batched (20 requests per ``$batch``) and so are the writes. A write that fails inside a
-batch (duplicate, replication lag, ambiguous 5xx) is handed to ``GrantService`` which converges that one grant with
-the careful, sequential logic; so the fast path never weakens the guarantees of the slow one.
+batch (duplicate, replication lag, ambiguous 5xx) is handed to the write engine (``_grant_writer.GrantWriter``, the
+one ``oauth2_grant`` uses), which converges that one grant with the careful, sequential logic; so the fast path never
+weakens the guarantees of the slow one.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,9 +24,10 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
     CONSENT_PRINCIPAL,
     GrantInputError,
     GrantKey,
+    GrantOutcome,
+    change_result,
     check_requested_scopes,
     check_scope_length,
-    diff_view,
     grant_after_write,
     grant_view,
     is_guid,
@@ -35,17 +37,16 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
     select_grant,
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import (
-    GraphResponse,
-    error_from_response,
-)
-from ansible_collections.msgraph.grants.plugins.module_utils._grant_service import GRANTS_PATH, GrantService
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphResponse, error_from_response
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_errors import permission_hints
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_service import GrantService
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_writer import GRANTS_PATH, grant_path
 from ansible_collections.msgraph.grants.plugins.module_utils._labels import NAME_KEYS, grant_label, names_of, view_label
 
 ACTIONS = (ACTION_CREATED, ACTION_UPDATED, ACTION_DELETED, ACTION_UNCHANGED)
 
 
-def _item_label(item, names=None):
+def item_label(item, names=None):
     """The item as the user wrote it; ``names`` (once resolved) go beside ids and appIds."""
     return grant_label(item['client'], item['resource'], item.get('principal'), names)
 
@@ -68,9 +69,12 @@ def _about(err, entry):
 class BulkGrantService(object):
     def __init__(self, client, api_version='v1.0', check_mode=False, sleep=None, warn=None):
         kwargs = {'sleep': sleep} if sleep else {}
-        self.single = GrantService(client, api_version=api_version, check_mode=check_mode, warn=warn, **kwargs)
+        # The single-grant service's pieces: the same resolution, reads and write engine (and its sleep default).
+        single = GrantService(client, api_version=api_version, check_mode=check_mode, warn=warn, **kwargs)
         self.client = client
-        self.resolver = self.single.resolver
+        self.resolver = single.resolver
+        self.reader = single.reader
+        self.writer = single.writer
         self.check_mode = check_mode
 
     # --------------------------------------------------------------------------------------------- validation
@@ -78,7 +82,7 @@ class BulkGrantService(object):
     def _check_items(items):
         problems = []
         for index, item in enumerate(items):
-            label = 'grants[{0}] ({1})'.format(index, _item_label(item))
+            label = 'grants[{0}] ({1})'.format(index, item_label(item))
             if item.get('consent_type') == CONSENT_ALL_PRINCIPALS and item.get('principal'):
                 problems.append('{0}: consent_type AllPrincipals cannot name a principal'.format(label))
             if item.get('consent_type') == CONSENT_PRINCIPAL and not item.get('principal'):
@@ -90,6 +94,11 @@ class BulkGrantService(object):
 
     # ------------------------------------------------------------------------------------------------- ensure
     def ensure_all(self, items, exclusive=False, include_user_consents=False):
+        """Converge every grant of ``items`` (``oauth2_grants``' list); returns the module result."""
+        with permission_hints():
+            return self._ensure_all(items, exclusive, include_user_consents)
+
+    def _ensure_all(self, items, exclusive, include_user_consents):
         self._check_items(items)
         resolver = self.resolver
         validate_any = any(i.get('validate_scopes', True) and i.get('state', 'present') == 'present' for i in items)
@@ -149,10 +158,10 @@ class BulkGrantService(object):
                 if plan.action in (ACTION_CREATED, ACTION_UPDATED):
                     check_scope_length(plan.scopes_after)
             except GrantInputError as err:
-                raise GrantInputError('grants[{0}] ({1}): {2}'.format(index, _item_label(item), err))
+                raise GrantInputError('grants[{0}] ({1}): {2}'.format(index, item_label(item), err))
             names = names_of(client_sp, resource_sp, user)
             entries.append({'index': index, 'item': item, 'key': key, 'current': current, 'plan': plan,
-                            'label': _item_label(item, names), 'names': names})
+                            'label': item_label(item, names), 'names': names})
 
         removals = []
         if exclusive:
@@ -188,7 +197,7 @@ class BulkGrantService(object):
         documented ``clientId`` filter."""
         grants = self.resolver.grants(lookup)
         if grants is None:
-            grants = self.single.list_grants("clientId eq '{0}'".format(client_id))
+            grants = self.reader.list_grants("clientId eq '{0}'".format(client_id))
         return grants
 
     def _name_removals(self, removals, sps, users):
@@ -199,7 +208,7 @@ class BulkGrantService(object):
         known = dict((sp.id.lower(), ('sp', sp.display_name)) for sp in sps.values())
         known.update((user.id.lower(), ('user', user.user_principal_name)) for user in users.values())
         views = [dict(e['current']) for e in removals]
-        self.single._attach_names(views, known)
+        self.reader.attach_names(views, known)
         for entry, view in zip(removals, views):
             entry['names'] = dict((k, view[k]) for k in NAME_KEYS)
             entry['label'] = 'undeclared grant ' + view_label(view)
@@ -211,13 +220,13 @@ class BulkGrantService(object):
         for entry in writes:
             plan, key, current = entry['plan'], entry['key'], entry['current']
             if plan.action == ACTION_CREATED:
-                request = {'method': 'POST', 'url': GRANTS_PATH, 'body': self.single._create_body(key, plan.scopes_after),
+                request = {'method': 'POST', 'url': GRANTS_PATH, 'body': self.writer.create_body(key, plan.scopes_after),
                            'headers': {'Content-Type': 'application/json'}}
             elif plan.action == ACTION_UPDATED:
-                request = {'method': 'PATCH', 'url': '{0}/{1}'.format(GRANTS_PATH, current['id']),
+                request = {'method': 'PATCH', 'url': grant_path(current['id']),
                            'body': {'scope': scope_string(plan.scopes_after)}, 'headers': {'Content-Type': 'application/json'}}
             else:
-                request = {'method': 'DELETE', 'url': '{0}/{1}'.format(GRANTS_PATH, current['id'])}
+                request = {'method': 'DELETE', 'url': grant_path(current['id'])}
             # A body computed from what we read is not re-sent after a 429: the single path reads and plans again.
             request['retry_throttled'] = not _read_modify_write(entry)
             requests.append(request)
@@ -261,12 +270,12 @@ class BulkGrantService(object):
     def _guard_merges(self, guarded):
         """The re-read-after-write guard of ``GrantService._guard_merge`` for every append/remove PATCH of the batch
         at once: one settle delay, one batched read per round, the lost scopes re-applied in one batched write."""
-        reconcile = self.single.reconcile
+        reconcile = self.writer.reconcile
         rounds = 0
         while guarded and rounds < reconcile.merge_rounds:
             rounds += 1
-            self.single.sleep(reconcile.settle_delay())
-            reads = self.client.batch([{'method': 'GET', 'url': '{0}/{1}'.format(GRANTS_PATH, e['current']['id'])} for e in guarded])
+            self.writer.sleep(reconcile.settle_delay())
+            reads = self.client.batch([{'method': 'GET', 'url': grant_path(e['current']['id'])} for e in guarded])
             repairs = []
             for entry, response in zip(guarded, reads):
                 if response.status == 404:
@@ -280,7 +289,7 @@ class BulkGrantService(object):
                     repairs.append((entry, seen, again))
             if not repairs:
                 return
-            requests = [{'method': 'PATCH', 'url': '{0}/{1}'.format(GRANTS_PATH, seen['id']), 'retry_throttled': False,
+            requests = [{'method': 'PATCH', 'url': grant_path(seen['id']), 'retry_throttled': False,
                          'body': {'scope': scope_string(again.scopes_after)}, 'headers': {'Content-Type': 'application/json'}}
                         for entry, seen, again in repairs]
             try:
@@ -301,45 +310,30 @@ class BulkGrantService(object):
                     continue
                 # Throttled or unknown outcome: finish this grant on the single path (it reads and plans again).
                 item = entry['item']
-                outcome = self.single._update(entry['key'], seen, again, item.get('scopes') or [],
-                                              item.get('scope_mode', 'exact'), {}, prior_error=error)
-                entry['after'] = outcome.get('grant')  # None: remove mode ended with no scope left, the grant is gone
+                outcome = self.writer.update(entry['key'], seen, again, item.get('scopes') or [],
+                                             item.get('scope_mode', 'exact'), prior_error=error)
+                entry['after'] = outcome.after  # None: remove mode ended with no scope left, the grant is gone
 
     def _converge_one(self, entry, error):
         """Finish one grant whose batched write failed, with the single-grant logic, starting from that failure."""
-        item, key, plan, current = entry['item'], entry['key'], entry['plan'], entry['current']
-        requested = item.get('scopes') or []
-        mode = item.get('scope_mode', 'exact')
-        if plan.action == ACTION_CREATED:
-            return self.single._create(key, plan, requested, mode, {}, prior_error=error)
-        if plan.action == ACTION_UPDATED:
-            return self.single._update(key, current, plan, requested, mode, {}, prior_error=error)
-        replan = (requested, mode) if item.get('state', 'present') == 'present' else None
-        return self.single._delete(key, current, plan, {}, prior_error=error, replan=replan)
+        item = entry['item']
+        return self.writer.apply(entry['key'], entry['current'], entry['plan'], item.get('scopes') or [],
+                                 item.get('scope_mode', 'exact'), item.get('state', 'present'), prior_error=error)
 
     # ------------------------------------------------------------------------------------------------- result
     @staticmethod
     def _entry_result(entry):
-        if 'outcome' in entry:
-            result = dict(entry['outcome'])
-        else:
+        outcome = entry.get('outcome')
+        if outcome is None:  # written in the batch (or nothing to write): the plan says what happened
             plan = entry['plan']
             after = entry['after'] if 'after' in entry else grant_after_write(entry['current'], entry['key'], plan)
-            result = {
-                'changed': plan.action != ACTION_UNCHANGED,
-                'action': plan.action,
-                'scopes_added': list(plan.scopes_added),
-                'scopes_removed': list(plan.scopes_removed),
-                'diff': {'before': diff_view(entry['current']), 'after': diff_view(after)},
-            }
-            if after is not None:
-                result['grant'] = after
+            outcome = GrantOutcome(plan.action, entry['current'], after, plan)
+        # Ansible prints the label above each side of the diff: which of the many grants this one is.
+        result = change_result(outcome, entry['label'])
         result['label'] = entry['label']
         result.update(entry.get('names') or {})
         if result['action'] == ACTION_DELETED and entry['current'] and 'deleted_grant' not in result:
             result['deleted_grant'] = entry['current']  # what a reviewer needs to undo the deletion
-        # Ansible prints these above each side of the diff: which of the many grants this one is.
-        result['diff'] = dict(result['diff'], before_header=entry['label'], after_header=entry['label'])
         return result
 
     def _result(self, entries, removals):

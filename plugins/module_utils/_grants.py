@@ -25,6 +25,7 @@ CONSENT_PRINCIPAL = 'Principal'
 CONSENT_TYPES = (CONSENT_ALL_PRINCIPALS, CONSENT_PRINCIPAL)
 
 SCOPE_MODES = ('exact', 'append', 'remove')
+STATES = ('present', 'absent')
 
 ACTION_CREATED = 'created'
 ACTION_UPDATED = 'updated'
@@ -37,6 +38,9 @@ _GRANT_ID_RE = re.compile(r'^[A-Za-z0-9_-]{20,128}$')
 
 
 GrantPlan = namedtuple('GrantPlan', ['action', 'scopes_before', 'scopes_after', 'scopes_added', 'scopes_removed'])
+# What a write did: ``action`` taken, the grant's views ``before`` and ``after`` (None: no grant), the ``plan`` it
+# carried out. The write engine returns it; ``change_result`` shapes it for a module.
+GrantOutcome = namedtuple('GrantOutcome', ['action', 'before', 'after', 'plan'])
 
 
 class GrantInputError(ValueError):
@@ -190,6 +194,24 @@ def grant_after_write(before_view, key, plan, new_raw=None):
     view['scopes'] = list(plan.scopes_after)
     view['scope'] = scope_string(plan.scopes_after)
     return view
+
+
+def change_result(outcome, header):
+    """The module result of one grant's ``outcome``; ``header`` names the grant above each side of the diff."""
+    action, before, after, plan = outcome
+    result = {
+        'changed': action != ACTION_UNCHANGED,
+        'action': action,
+        'scopes_added': list(plan.scopes_added),
+        'scopes_removed': list(plan.scopes_removed),
+        # Ansible prints the headers above each side of the diff: which grant, by the names a reviewer knows.
+        'diff': {'before': diff_view(before), 'after': diff_view(after), 'before_header': header, 'after_header': header},
+    }
+    if after is not None:
+        result['grant'] = after
+    if action == ACTION_DELETED and before is not None:
+        result['deleted_grant'] = before  # the grant as it was: what it takes to re-create it
+    return result
 
 
 def diff_view(view):

@@ -64,30 +64,6 @@ USER_AGENT = 'msgraph.grants/%s' % COLLECTION_VERSION
 DEFAULT_TIMEOUT = 30
 DEFAULT_RETRY_BUDGET = 120
 
-DUPLICATE_GRANT_TEXT = 'permission entry already exists'
-DUPLICATE_GRANT_CODE = 'Request_MultipleObjectsWithSameKeyValue'
-NOT_REPLICATED_TEXT = 'does not exist or one of its queried reference-property objects are not present'
-
-
-def is_duplicate_grant_error(err):
-    """True for the duplicate-key error: code Request_MultipleObjectsWithSameKeyValue whatever the status or message
-    (docs/dev/graph-behaviour.md), or 'Permission entry already exists.' with 400/409."""
-    if not isinstance(err, GraphError):
-        return False
-    if (err.code or '').lower() == DUPLICATE_GRANT_CODE.lower():
-        return True
-    return err.status in (400, 409) and DUPLICATE_GRANT_TEXT in (err.message or '').lower()
-
-
-def is_not_replicated_error(err):
-    """True when a referenced object is (not yet) visible: 404, or 400 '... does not exist or one of its queried
-    reference-property objects are not present'."""
-    if not isinstance(err, GraphError):
-        return False
-    if err.status == 404:
-        return True
-    return err.status == 400 and NOT_REPLICATED_TEXT in (err.message or '').lower()
-
 
 def encode_query(params):
     """Encode query parameters keeping OData's ``$`` and quotes readable (``$filter=clientId%20eq%20'x'``).
@@ -197,10 +173,6 @@ def _error_from_parts(method, url, status, headers, body, text, **kwargs):
     hint = None
     if status == 401:
         hint = ('Check that the token is for this Graph root (cloud / graph_url) and has not expired.')
-    elif status == 403:
-        hint = ('The application needs the Graph application permissions DelegatedPermissionGrant.ReadWrite.All,'
-                ' Application.Read.All and User.ReadBasic.All (for reads alone, Directory.Read.All is enough), with'
-                ' admin consent; see docs/permissions.md.')
     kwargs.setdefault('retry_after', parse_retry_after(headers.get('Retry-After')))
     return GraphError(message, status=status, code=code, request_id=request_id, method=method, url=url,
                       client_request_id=headers.get('client-request-id'), hint=hint, **kwargs)

@@ -22,6 +22,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
     is_guid,
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import (
+    encode_query,
     error_from_response,
 )
 
@@ -43,16 +44,9 @@ def odata_string(value):
     return "'{0}'".format(value.replace("'", "''"))
 
 
-def query_string(params):
-    """Percent-encode query options for a URL relative to the version root (as used inside ``$batch``).
-
-    ``$``, quotes, parentheses and commas stay readable; everything else (spaces, ``#``, ``&``) is encoded.
-    """
-    return '&'.join('{0}={1}'.format(name, quote(str(value), safe="$'(),=@")) for name, value in params)
-
-
 def relative_url(path, params=None):
-    return path + ('?' + query_string(params) if params else '')
+    """A URL relative to the version root (as used inside ``$batch``), its query encoded like the client's own."""
+    return path + ('?' + encode_query(params) if params else '')
 
 
 def user_path(value):

@@ -300,27 +300,18 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_module impor
     GraphModule,
     graph_argument_spec,
 )
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_options import ID_EXCLUSIVE, grant_id_option, grant_options
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_service import GrantService
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import absent_scopes_error
 
 
 def main():
-    argument_spec = graph_argument_spec()
-    argument_spec.update(
-        client=dict(type='str'),
-        resource=dict(type='str'),
-        principal=dict(type='str'),
-        consent_type=dict(type='str', choices=['AllPrincipals', 'Principal']),
-        id=dict(type='str'),
-        scopes=dict(type='list', elements='str'),
-        scope_mode=dict(type='str', default='exact', choices=['exact', 'append', 'remove']),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        validate_scopes=dict(type='bool', default=True),
-    )
+    argument_spec = graph_argument_spec(grant_options())
+    argument_spec.update(grant_id_option())
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        mutually_exclusive=[('id', 'client'), ('id', 'resource'), ('id', 'principal'), ('id', 'consent_type')],
+        mutually_exclusive=ID_EXCLUSIVE,
         required_one_of=[('id', 'client')],
         required_together=[('client', 'resource')],
         required_if=[('state', 'present', ('scopes',))],

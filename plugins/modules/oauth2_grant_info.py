@@ -159,23 +159,18 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_module impor
     GraphModule,
     graph_argument_spec,
 )
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_options import ID_EXCLUSIVE, grant_id_option, grant_key_options
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_service import GrantService
 
 
 def main():
-    argument_spec = graph_argument_spec()
-    argument_spec.update(
-        id=dict(type='str'),
-        client=dict(type='str'),
-        resource=dict(type='str'),
-        principal=dict(type='str'),
-        consent_type=dict(type='str', choices=['AllPrincipals', 'Principal']),
-        resolve_names=dict(type='bool', default=False),
-    )
+    argument_spec = graph_argument_spec(grant_id_option())
+    argument_spec.update(grant_key_options())
+    argument_spec.update(resolve_names=dict(type='bool', default=False))
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        mutually_exclusive=[('id', 'client'), ('id', 'resource'), ('id', 'principal'), ('id', 'consent_type')],
+        mutually_exclusive=ID_EXCLUSIVE,
     )
     graph = GraphModule(module)
     with graph.failing_cleanly():

@@ -217,23 +217,15 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_module impor
     GraphModule,
     graph_argument_spec,
 )
-from ansible_collections.msgraph.grants.plugins.module_utils._bulk import BulkGrantService, _item_label
+from ansible_collections.msgraph.grants.plugins.module_utils._bulk import BulkGrantService, item_label
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_options import grant_options
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import absent_scopes_error
 
 
 def main():
     argument_spec = graph_argument_spec()
     argument_spec.update(
-        grants=dict(type='list', elements='dict', required=True, options=dict(
-            client=dict(type='str', required=True),
-            resource=dict(type='str', required=True),
-            principal=dict(type='str'),
-            consent_type=dict(type='str', choices=['AllPrincipals', 'Principal']),
-            scopes=dict(type='list', elements='str'),
-            scope_mode=dict(type='str', default='exact', choices=['exact', 'append', 'remove']),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            validate_scopes=dict(type='bool', default=True),
-        )),
+        grants=dict(type='list', elements='dict', required=True, options=grant_options(required=True)),
         exclusive=dict(type='bool', default=False),
         exclusive_include_user_consents=dict(type='bool', default=False),
     )
@@ -243,7 +235,7 @@ def main():
     for index, item in enumerate(module.params['grants']):
         problem = absent_scopes_error(item['state'], item['scopes'])
         if problem:
-            problems.append('grants[{0}] ({1}): {2}'.format(index, _item_label(item), problem))
+            problems.append('grants[{0}] ({1}): {2}'.format(index, item_label(item), problem))
     if problems:
         module.fail_json(msg='Invalid grants: ' + ' '.join(problems))
     graph = GraphModule(module)

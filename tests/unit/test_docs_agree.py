@@ -16,6 +16,7 @@ import re
 import pytest
 
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import _error_from_parts
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_errors import with_permissions_hint
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 # The Graph application permissions this collection's identity may need (not the delegated scopes it grants).
@@ -38,9 +39,10 @@ def _least_privilege_table():
 
 
 def test_the_403_hint_names_the_permissions_of_docs_permissions_md():
-    hint = str(_error_from_parts('GET', '/v1.0/oauth2PermissionGrants', 403, {},
-                                 {'error': {'code': 'Authorization_RequestDenied', 'message': 'Insufficient privileges'}},
-                                 None))
+    # The grant services add the hint to every 403 that reaches the user (_grant_errors.permission_hints).
+    hint = str(with_permissions_hint(_error_from_parts(
+        'GET', '/v1.0/oauth2PermissionGrants', 403, {},
+        {'error': {'code': 'Authorization_RequestDenied', 'message': 'Insufficient privileges'}}, None)))
     documented = _least_privilege_table()
     assert documented >= {'DelegatedPermissionGrant.ReadWrite.All', 'Application.Read.All', 'User.ReadBasic.All'}
     assert set(PERMISSION.findall(hint)) == documented

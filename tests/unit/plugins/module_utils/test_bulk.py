@@ -10,7 +10,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.msgraph.grants.plugins.module_utils._bulk import BulkGrantService
-from ansible_collections.msgraph.grants.plugins.module_utils._grant_service import BETA_EXPIRY_TIME, BETA_START_TIME
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_writer import BETA_EXPIRY_TIME, BETA_START_TIME
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import GrantInputError, normalize_scopes
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
 

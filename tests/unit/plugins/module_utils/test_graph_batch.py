@@ -11,10 +11,8 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import (
-    GraphResponse,
-    is_not_replicated_error,
-)
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphResponse
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_errors import is_not_replicated_error
 from ansible_collections.msgraph.grants.tests.unit.utils.graph_client_doubles import clock  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.msgraph.grants.tests.unit.utils.graph_client_doubles import (
     graph_error,

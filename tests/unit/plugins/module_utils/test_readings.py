@@ -16,10 +16,10 @@ import itertools
 import pytest
 
 from ansible_collections.msgraph.grants.plugins.module_utils._bulk import BulkGrantService
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_errors import is_duplicate_grant_error
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_service import GrantService
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import GrantInputError, normalize_scopes
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import is_duplicate_grant_error
 
 from msgraph_grants_fake_graph import (
     ADELE_ID,
