@@ -14,7 +14,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grant_writer impor
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import GrantInputError, normalize_scopes
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
 
-from msgraph_grants_fake_graph import (
+from ansible_collections.msgraph.grants.tests.unit.utils.fake_graph import (
     ADELE_ID,
     ADELE_UPN,
     CLIENT2_APP,

@@ -18,7 +18,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grant_writer impor
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import GrantInputError, normalize_scopes
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
 
-from msgraph_grants_fake_graph import (
+from ansible_collections.msgraph.grants.tests.unit.utils.fake_graph import (
     ADELE_ID,
     ADELE_UPN,
     CLIENT2_ID,
@@ -859,7 +859,7 @@ _CREATE = {'clientId': CLIENT_ID, 'consentType': 'AllPrincipals', 'resourceId': 
     ('beta', lambda g: g.get('/servicePrincipals/%s?$select=id,oauth2PermissionScopes' % RESOURCE_ID)),
 ])
 def test_the_fake_refuses_what_graph_refuses(api_version, call):
-    from msgraph_grants_fake_graph import GraphViolation, standard_tenant
+    from ansible_collections.msgraph.grants.tests.unit.utils.fake_graph import GraphViolation, standard_tenant
     fake = standard_tenant(api_version)
     fake.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
     with pytest.raises(GraphViolation):

@@ -228,7 +228,7 @@ class TestValidation:
 def test_id_shapes():
     assert is_guid(CLIENT) and not is_guid('AVs6JuUDjkCFV7q2gd8QTPimBBgj5iBFj0C6GwwRxC0')
     assert looks_like_grant_id('AVs6JuUDjkCFV7q2gd8QTPimBBgj5iBFj0C6GwwRxC0')
-    assert not looks_like_grant_id(CLIENT)  # a GUID is an object id, a common mistake
+    assert not looks_like_grant_id(CLIENT)  # a GUID is an object id, a common mistake (docs/dev/graph-behaviour.md#grant-id)
     assert not looks_like_grant_id('not an id!')
 
 

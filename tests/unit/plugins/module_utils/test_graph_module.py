@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The connection argument_spec (contract: shared/design/interface.md), its doc fragment, env fallback order,
+"""The connection argument_spec (a public contract: the options documented in plugins/doc_fragments/graph.py), its doc fragment, env fallback order,
 GraphModule construction and the single error path (fail_from_error / failing_cleanly)."""
 
 from __future__ import absolute_import, division, print_function

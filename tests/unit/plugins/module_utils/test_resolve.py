@@ -18,7 +18,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._resolve import (
     user_path,
 )
 
-from msgraph_grants_fake_graph import (
+from ansible_collections.msgraph.grants.tests.unit.utils.fake_graph import (
     ADELE_ID,
     ADELE_UPN,
     CLIENT_APP,

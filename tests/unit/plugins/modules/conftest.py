@@ -1,64 +1,22 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Module tests: run a module's ``main()`` through ansible-core's own ``patch_module_args`` (2.19+), with the
-GraphClient that ``GraphModule`` builds replaced by the strict fake Graph of ``../module_utils/conftest.py``, so
-that argument parsing, mutually_exclusive / required_if rules, check mode and diff all go through AnsibleModule."""
+GraphClient that ``GraphModule`` builds replaced by the strict fake Graph (``tests/unit/utils/fake_graph.py``, its
+fixtures in ``../conftest.py``), so that argument parsing, mutually_exclusive / required_if rules, check mode and diff
+all go through AnsibleModule."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import importlib.util
 import json
-import os
-import sys
 
 import pytest
 
-ALIAS = 'msgraph_grants_fake_graph'
-if ALIAS not in sys.modules:  # only tests/unit/plugins/modules is being run: load the fake by path
-    _path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'module_utils', 'conftest.py')
-    _spec = importlib.util.spec_from_file_location(ALIAS, _path)
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules[ALIAS] = _module
-    _spec.loader.exec_module(_module)
-
-import msgraph_grants_fake_graph as _fake_graph  # noqa: E402
-
-# The fake's fixtures, for the tests of this directory.
-fakes = _fake_graph.fakes
-graph = _fake_graph.graph
-sleeper = _fake_graph.sleeper
-
+from ansible_collections.msgraph.grants.tests.unit.utils.module_harness import (
+    CONNECTION, SECRET, ModuleRun, patch_module_args)
 from ansible_collections.msgraph.grants.plugins.module_utils import _graph_module  # noqa: E402
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_service import GrantService  # noqa: E402
 from ansible_collections.msgraph.grants.plugins.module_utils._auth_settings import OPTION_ENV  # noqa: E402
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    patch_module_args = None
-
-needs_patch_module_args = pytest.mark.skipif(
-    patch_module_args is None, reason='ansible.module_utils.testing.patch_module_args needs ansible-core >= 2.19')
-
-SECRET = 'Unit-Test-Client-Secret-5f3a9c1e'
-CONNECTION = {'tenant_id': 'contoso.onmicrosoft.com', 'client_id': '0c7f5a3e-1111-4222-8333-944455556666',
-              'client_secret': SECRET, 'token_cache': 'off'}
-
-
-class ModuleRun(object):
-    def __init__(self, rc, result, stdout):
-        self.rc = rc
-        self.result = result
-        self.stdout = stdout
-
-    @property
-    def failed(self):
-        return bool(self.result.get('failed'))
-
-    @property
-    def msg(self):
-        return self.result.get('msg', '')
 
 
 @pytest.fixture
@@ -106,7 +64,3 @@ def run_module(graph, sleeper, monkeypatch, capsys):
 
     run.client_args = built
     return run
-
-
-# The test files import SECRET and the skip marker from here, under a name that cannot clash with other conftests.
-sys.modules.setdefault('msgraph_grants_module_harness', sys.modules[__name__])

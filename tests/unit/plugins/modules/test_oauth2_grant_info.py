@@ -10,8 +10,8 @@ import pytest
 
 from ansible_collections.msgraph.grants.plugins.modules import oauth2_grant_info
 
-from msgraph_grants_module_harness import needs_patch_module_args
-from msgraph_grants_fake_graph import (
+from ansible_collections.msgraph.grants.tests.unit.utils.module_harness import needs_patch_module_args
+from ansible_collections.msgraph.grants.tests.unit.utils.fake_graph import (
     ADELE_ID,
     ADELE_UPN,
     CLIENT2_ID,
