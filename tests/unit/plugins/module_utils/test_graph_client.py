@@ -22,7 +22,6 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_client impor
     GraphClient,
     encode_query,
     error_from_response,
-    parse_retry_after,
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_errors import (
     is_duplicate_grant_error,
