@@ -43,12 +43,19 @@ def repository_url():
     return match.group(1).rstrip('/')
 
 
+def _member_name(name):
+    """A tar member's path without a leading './' (lstrip would also eat the dot of '.ansible-lint')."""
+    while name.startswith('./'):
+        name = name[2:]
+    return name.rstrip('/')
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
     tarball, readme = argv[1], argv[2] if len(argv) > 2 else os.path.join(ROOT, 'README.md')
     with tarfile.open(tarball) as tar:
-        members = dict((m.name.lstrip('./').rstrip('/'), m) for m in tar.getmembers())
+        members = dict((_member_name(m.name), m) for m in tar.getmembers())
         shipped = set(members)
         for name in list(shipped):  # directories are implied by their files
             parts = name.split('/')
