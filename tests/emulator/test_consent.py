@@ -278,11 +278,14 @@ def test_permissions(api, clean_emulator):
     assert api.patch(f"/servicePrincipals/{SP_EXPENSES}/appRoleAssignments/{ASSIGN_EXPENSES_APP_READ_ALL}", {}).status_code == 405
 
 
-def test_assigner_only_app_authenticates(clean_emulator):
-    token = clean_emulator.control  # the seeded app exists with its secret
-    apps = {a["client_id"]: a for a in token._call("GET", "apps")["apps"]}  # pylint: disable=protected-access
-    assert apps[ASSIGNER_APP]["permissions"] == ["AppRoleAssignment.ReadWrite.All"]
-    assert apps[READER_APP]["client_secrets"] == [READER_SECRET] and ASSIGNER_SECRET in apps[ASSIGNER_APP]["client_secrets"]
+def test_seeded_assigner_only_app(api, clean_emulator):
+    """A real token of the seeded app: it may list assignments, but a create also needs Application.Read.All."""
+    token = clean_emulator.token(ASSIGNER_APP, ASSIGNER_SECRET)
+    assert api.get(f"/servicePrincipals/{SP_GRAPH}/appRoleAssignedTo", token=token).status_code == 200
+    assert error_of(api.post(f"/servicePrincipals/{SP_GRAPH}/appRoleAssignedTo", body(), token=token))[0] == 403
+    assert error_of(api.get(f"/servicePrincipals/{SP_GRAPH}", token=token))[0] == 403
+    reader = clean_emulator.token(READER_APP, READER_SECRET)
+    assert error_of(api.post("/servicePrincipals", {"appId": APPID_CATALOG}, token=reader))[0] == 403
 
 
 # ------------------------------------------------------------------ consistency and faults
