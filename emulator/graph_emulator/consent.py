@@ -155,7 +155,7 @@ class ConsentApi:
             return response
 
         return DirectorySet(APP_READ_ROLES, APP_FILTER, list_all, store.application_list, lambda key_value: None, resolve,
-                                  None, entity)
+                            None, entity)
 
     # ====================================================== service principals
     def create_service_principal(self, ctx) -> Response:
@@ -166,7 +166,7 @@ class ConsentApi:
         app_id = body.get("appId")
         if not is_guid(app_id):
             raise GraphApiError(400, "Request_BadRequest", "One or more properties are invalid." if app_id is None
-                                else f"Invalid value specified for property 'appId' of resource 'ServicePrincipal'.")
+                                else "Invalid value specified for property 'appId' of resource 'ServicePrincipal'.")
         directory, store = self.directory, self.directory.appstore
         if directory.service_principal_by_app_id(app_id) is not None:
             raise GraphApiError(409, "Request_MultipleObjectsWithSameKeyValue",
@@ -324,4 +324,3 @@ class ConsentApi:
             if role is not None and role.get("isEnabled", True) and member_type in (role.get("allowedMemberTypes") or []):
                 return
         raise GraphApiError(400, "Request_BadRequest", f"Permission being assigned was not found on application '{resource['appId']}'.")
-

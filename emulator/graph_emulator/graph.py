@@ -163,7 +163,8 @@ class GraphApi:
 
     def __init__(self, app):
         self.app = app
-        from .consent import ConsentApi  # pylint: disable=import-outside-toplevel  (consent builds on this module)
+        # consent.py builds on this module, so it is imported here rather than at the top.
+        from .consent import ConsentApi  # pylint: disable=import-outside-toplevel
         self.consent = ConsentApi(self)
 
     # ================================================================ entry points

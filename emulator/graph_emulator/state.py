@@ -113,7 +113,6 @@ def check_app_roles(roles, owner: str) -> list:
     return out
 
 
-
 def build_app(spec: dict, existing: Optional[App] = None) -> App:
     """Build (or extend) an App from a seed/control entry ``{client_id, client_secret(s)?, certificate_pem?, ...}``."""
     _require(isinstance(spec, dict), "an app must be an object")
@@ -171,7 +170,8 @@ class Directory:
         self.grants: dict = {}
         self.grant_created_at: dict = {}  # id -> time.time() of its POST (seeded grants are old: absent)
         self._stale: dict = {}
-        from .appstate import AppStore  # pylint: disable=import-outside-toplevel  (appstate builds on this module)
+        # appstate.py builds on this module, so it is imported here rather than at the top.
+        from .appstate import AppStore  # pylint: disable=import-outside-toplevel
         self.appstore = AppStore()
 
     # ----------------------------------------------------------------- seed

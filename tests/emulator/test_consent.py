@@ -51,8 +51,8 @@ def test_application_by_key(api, path):
 
 
 def test_application_filters_and_select(api):
-    wanted = values(api.get("/applications", params={"$filter": f"appId eq '{APPID_EXPENSES}'",
-                                                        "$select": "id,appId,requiredResourceAccess"}))
+    query = {"$filter": f"appId eq '{APPID_EXPENSES}'", "$select": "id,appId,requiredResourceAccess"}
+    wanted = values(api.get("/applications", params=query))
     assert wanted == [{"id": APP_EXPENSES, "appId": APPID_EXPENSES, "requiredResourceAccess": wanted[0]["requiredResourceAccess"]}]
     assert values(api.get("/applications", params={"$filter": "displayName eq 'contoso legacy tool'"}))[0]["appId"] == APPID_LEGACY
     # A multi-tenant app registered elsewhere (Fabrikam Sync) and the catalog API have no application here.
@@ -147,7 +147,7 @@ def test_lists_from_both_sides(api):
                      "principalId": SP_EXPENSES, "principalType": "ServicePrincipal", "resourceDisplayName": "Microsoft Graph",
                      "resourceId": SP_GRAPH}
     assert first["createdDateTime"].endswith("Z") and len(first["createdDateTime"].split(".")[1]) == 8
-    on_orders = values(api.get(f"/servicePrincipals(appId='9d1e7a96-2b8c-4f0e-9a5b-6c7d8e9fa0b1')/appRoleAssignedTo"))
+    on_orders = values(api.get("/servicePrincipals(appId='9d1e7a96-2b8c-4f0e-9a5b-6c7d8e9fa0b1')/appRoleAssignedTo"))
     assert {(a["principalId"], a["principalType"]) for a in on_orders} == {(SP_FABRIKAM, "ServicePrincipal"), (USER_MEGAN, "User")}
     response = api.get(f"/servicePrincipals/{SP_ORDERS}/appRoleAssignedTo")
     assert response.json()["@odata.context"].endswith(f"$metadata#servicePrincipals('{SP_ORDERS}')/appRoleAssignedTo")
@@ -338,6 +338,7 @@ def test_state_round_trip(clean_emulator):
     state = clean_emulator.control.state()
     assert len(state["applications"]) == 3 and len(state["appCatalog"]) == 1 and len(state["appRoleAssignments"]) == 5
     clean_emulator.control.load_seed(state)
+
     def strip(items):
         return [{k: v for k, v in a.items() if k != "_created_seconds_ago"} for a in items]
     assert strip(clean_emulator.control.state()["appRoleAssignments"]) == strip(state["appRoleAssignments"])
