@@ -106,3 +106,49 @@ def test_the_documented_example_loads():
     assert [g["consentType"] for g in seed["grants"]] == ["AllPrincipals", "Principal"]
     inventory = next(sp for sp in seed["servicePrincipals"] if sp["displayName"] == "Fabrikam Inventory API")
     assert [r["value"] for r in inventory["appRoles"]] == ["Inventory.Sync"]
+
+
+CONSENT_YAML = """applications:
+  - displayName: Fabrikam Portal
+    requiredResourceAccess:
+      - resourceAppId: 00000003-0000-0000-c000-000000000000
+        resourceAccess:
+          - {id: e1fe6dd8-ba31-4d61-89e7-88639da4683d, type: Scope}
+          - {id: 7e4a0b3c-5d6f-4a81-9c2d-3e4f5a6b7c8d, type: Role}
+appCatalog:
+  - {appId: 0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e, displayName: Elsewhere API}
+appRoleAssignments:
+  - {principalId: Fabrikam Portal, resourceId: Fabrikam Inventory API, appRoleId: Inventory.Sync}
+  - {principalId: ines.moreau@fabrikam.onmicrosoft.com, resourceId: Fabrikam Inventory API, appRoleId: 7e4a0b3c-5d6f-4a81-9c2d-3e4f5a6b7c8d}
+"""
+
+
+def test_consent_objects_in_a_seed_file():
+    """The testing-offline.md example: applications pair with their SP by name, assignments name things."""
+    seed = parse_seed(MY_TENANT.read_text(encoding="utf-8") + CONSENT_YAML, "my-tenant.yml", BASE)
+    portal = next(sp for sp in seed["servicePrincipals"] if sp["displayName"] == "Fabrikam Portal")
+    inventory = next(sp for sp in seed["servicePrincipals"] if sp["displayName"] == "Fabrikam Inventory API")
+    assert seed["applications"][0]["appId"] == portal["appId"]
+    first, second = seed["appRoleAssignments"]
+    assert (first["principalId"], first["resourceId"], first["appRoleId"]) == (portal["id"], inventory["id"], "7e4a0b3c-5d6f-4a81-9c2d-3e4f5a6b7c8d")
+    assert second["principalId"] == next(u["id"] for u in seed["users"] if u["displayName"] == "Ines Moreau")
+
+
+@pytest.mark.parametrize("old,new,expected", [
+    ("appRoleId: Inventory.Sync", "appRoleId: Inventory.Synk",
+     ":11:87: appRoleAssignments[0].appRoleId: 'Inventory.Synk' is neither a GUID nor the value of an app role of Fabrikam Inventory API "
+     "(its roles: Inventory.Sync)"),
+    ("type: Role", "type: role", ":7:62: applications[0].requiredResourceAccess[0].resourceAccess[1].type: must be one of Scope, Role"),
+    ("resourceAppId: 00000003-0000-0000-c000-000000000000", "resourceAppId: Microsoft Graph",
+     ":4:22: applications[0].requiredResourceAccess[0].resourceAppId: must be a GUID"),
+    ("principalId: Fabrikam Portal", "principalId: Nobody", ":11:20: appRoleAssignments[0].principalId: 'Nobody' is not a service principal"),
+    ("{appId: 0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e, displayName: Elsewhere API}", "{displayName: Elsewhere API}",
+     ":9:5: appCatalog[0]: missing required property 'appId'"),
+])
+def test_consent_objects_errors_have_lines(old, new, expected):
+    text = MY_TENANT.read_text(encoding="utf-8")
+    offset = text.count("\n")
+    with pytest.raises(SeedFileError) as err:
+        parse_seed(text + CONSENT_YAML.replace(old, new), "my-tenant.yml", BASE)
+    line = int(expected[1:].split(":", 1)[0])
+    assert str(err.value).startswith(f"my-tenant.yml:{line + offset}:") and expected.split(": ", 1)[1] in str(err.value)
