@@ -41,7 +41,8 @@ DUPLICATE_ASSIGNMENT_MESSAGES = {
 NOT_VALID_REFERENCE = 'Not a valid reference update.'
 ROLE_NOT_FOUND = "Permission being assigned was not found on application '{0}'."
 
-_SP_NAV = re.compile(r'^/servicePrincipals/([^/()]+)/(appRoleAssignments|appRoleAssignedTo)(?:/([^/]+))?$')
+_SP_NAV = re.compile(r'^/servicePrincipals(?:/([^/()]+)|\(appId=([^/]*)\))/(appRoleAssignments|appRoleAssignedTo)'
+                     r'(?:/([^/]+))?$')
 _APPS = re.compile(r'^/applications(?:/([^/()]+)|\(appId=(.*)\))?$')
 
 
@@ -110,15 +111,15 @@ class AppRoleHandlers(object):
 
     def _list_assignments(self, call):
         query, url = call.query, call.raw_url
-        sp_id, nav, item = _SP_NAV.match(call.path).groups()
+        sp_id, app_key, nav, item = _SP_NAV.match(call.path).groups()
         if '$skiptoken' in query:
             return self._list_grants(call)  # a later page (the page store serves every collection)
-        if not is_guid(sp_id):
-            self._violate("Invalid object identifier '%s' in %s" % (sp_id, url))
         if item is not None:
             self._violate('GET of one assignment is not used: %s' % url)
-        if sp_id.lower() not in self.sps:
-            return self._error('GET', url, 404, 'Request_ResourceNotFound', NOT_REPLICATED_MESSAGE.format(sp_id))
+        sp_id = self._nav_sp_id(sp_id, app_key, url)
+        if sp_id is None:
+            return self._error('GET', url, 404, 'Request_ResourceNotFound', NOT_REPLICATED_MESSAGE.format(
+                _SP_NAV.match(call.path).group(1) or app_key))
         resource_filter = None
         if '$filter' in query:
             match = re.match(r'^resourceId eq (.+)$', query['$filter'])
@@ -140,6 +141,19 @@ class AppRoleHandlers(object):
         items = [dict(a) for a in items]
         size = self.page_size or int(query.get('$top') or 100)
         return self._page(url, call.path, items, size)
+
+    def _nav_sp_id(self, sp_id, app_key, url):
+        """The object id of the service principal a navigation path names (by object id or appId), or None."""
+        if sp_id is not None:
+            if not is_guid(sp_id):
+                self._violate("Invalid object identifier '%s' in %s" % (sp_id, url))
+            return sp_id if sp_id.lower() in self.sps else None
+        try:
+            app_id, end = parse_literal(app_key)
+        except ValueError as exc:
+            self._violate('bad appId key literal in %s: %s' % (url, exc))
+        sp = next((s for s in self.sps.values() if same_id(s['appId'], app_id)), None)
+        return sp and sp['id']
 
     def _get_applications(self, call):
         query, url = call.query, call.raw_url
@@ -184,8 +198,10 @@ class AppRoleHandlers(object):
         match = _SP_NAV.match(call.path)
         if not match:
             return None
-        sp_id, nav, item = match.groups()
+        sp_id, app_key, nav, item = match.groups()
         url = call.raw_url
+        if app_key is not None:
+            self._violate('writes address the service principal by object id: %s %s' % (call.method, url))
         if not is_guid(sp_id):
             self._violate("Invalid object identifier '%s' in %s" % (sp_id, url))
         if call.method == 'PATCH':
