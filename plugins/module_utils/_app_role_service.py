@@ -176,7 +176,7 @@ class AppRoleAssignmentService(object):
             check_app_roles(published, [by_id.get(i.lower(), i) for i in plan.add], adding=True, resource_label=label)
         created = {}
         if plan.changed and not self.check_mode:
-            created = self._write(client_sp, resource_sp, plan, ids, mode, state)
+            created = self.write_plan(client_sp, resource_sp, plan, ids, mode, state)
         added, removed = roles_changed(plan, by_id)
         return {
             'roles_added': added,
@@ -187,7 +187,7 @@ class AppRoleAssignmentService(object):
             'after': plan.after,
         }
 
-    def _write(self, client_sp, resource_sp, plan, ids, mode, state):
+    def write_plan(self, client_sp, resource_sp, plan, ids, mode, state):
         """Send the plan's POSTs and DELETEs (one ``$batch`` when there are several) and converge what Graph answers;
         returns role id -> created (or adopted) assignment."""
         created = {}
@@ -200,7 +200,7 @@ class AppRoleAssignmentService(object):
                         for role_id in adds]
             requests += [{'method': 'DELETE', 'url': assignments_path(client_sp.id, raw['id'])} for raw in removes]
             lagging, reread, last = [], False, None
-            for request, response in zip(requests, self._send(requests)):
+            for request, response in zip(requests, self.send_writes(requests)):
                 if response is not None and not isinstance(response, GraphError) and response.status < 300:
                     if request['method'] == 'POST':
                         created[request['body']['appRoleId']] = response.json or None
@@ -237,7 +237,7 @@ class AppRoleAssignmentService(object):
             'Graph still refuses or does not show the assignments after {0:.0f} s of waiting for replication (bounded '
             'by the retry_budget); if the service principals were just created, run again later.'.format(waited))
 
-    def _send(self, requests):
+    def send_writes(self, requests):
         """One answer per request: a GraphResponse, a GraphError (a write whose outcome is unknown) or None."""
         if len(requests) == 1:
             request = requests[0]

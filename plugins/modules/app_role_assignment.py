@@ -13,7 +13,7 @@ module: app_role_assignment
 short_description: Manage the application permissions (app role assignments) of a client on one API
 version_added: 0.2.0
 description:
-  - Gives a client service principal the app roles (application permissions, such as C(User.Read.All) of Microsoft
+  - Gives a client service principal the app roles (application permissions, such as C(Reports.Read.All) of Microsoft
     Graph) that a resource (API) publishes, or takes them away. This is what granting admin consent does for the
     application permissions of an app, one resource at a time.
   - Roles are named by their value and compared as a set. The module reads the client's assignments first and
@@ -46,7 +46,7 @@ options:
     required: true
   app_roles:
     description:
-      - App role values, for example V(User.Read.All).
+      - App role values, for example V(Reports.Read.All).
       - Roles to add must be enabled roles of the resource that applications may hold (C(allowedMemberTypes) holds
         C(Application)); roles to remove need only be published by the resource, so a disabled role can still be
         removed. A bad value fails before anything is written, with the close matches the resource publishes.
@@ -88,7 +88,7 @@ EXAMPLES = r'''
   msgraph.grants.app_role_assignment:
     client: Contoso Payroll                           # object id, appId or display name
     resource: 00000003-0000-0000-c000-000000000000    # Microsoft Graph
-    app_roles: [User.Read.All, Group.Read.All]
+    app_roles: [Reports.Read.All, Mail.Send]
 
 - name: Add one role, keeping whatever else the client holds on the API
   msgraph.grants.app_role_assignment:
@@ -116,7 +116,7 @@ EXAMPLES = r'''
   msgraph.grants.app_role_assignment:
     client: Contoso Payroll
     resource: Microsoft Graph
-    app_roles: [User.Read.All]
+    app_roles: [Reports.Read.All]
   register: payroll_roles
 '''
 
@@ -136,11 +136,11 @@ assignments:
     app_role_id:
       description: The id of the app role.
       type: str
-      sample: df021288-bdef-4463-88db-98f22de89214
+      sample: 230c1aed-a721-4c5d-9cb4-a90514e508ef
     app_role_value:
       description: The value of the app role; its id when the resource no longer publishes it.
       type: str
-      sample: User.Read.All
+      sample: Reports.Read.All
     resource_id:
       description: Object id of the resource service principal.
       type: str
@@ -154,7 +154,7 @@ roles_added:
   returned: always
   type: list
   elements: str
-  sample: [User.Read.All]
+  sample: [Reports.Read.All]
 roles_removed:
   description: Role values the run removed, sorted (a role id for a role the resource no longer publishes).
   returned: always
@@ -195,7 +195,7 @@ diff:
     after:
       client_id: b7dc5c41-6867-4416-ad5d-14a887f1c665
       resource_id: 1804a6f8-e623-4520-8f40-ba1b0c11c42d
-      app_roles: [User.Read.All]
+      app_roles: [Reports.Read.All]
 '''
 
 from ansible.module_utils.basic import AnsibleModule
