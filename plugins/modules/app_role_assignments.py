@@ -14,8 +14,8 @@ short_description: Converge a list of app role assignments (application permissi
 version_added: 0.2.0
 description:
   - Applies a list of application permissions with the same rules as M(msgraph.grants.app_role_assignment), in one
-    module run: every client and resource resolved in one Graph C($batch), the assignments of each client read
-    once, all writes in one C($batch). This is what the role C(msgraph.grants.delegated_permissions) uses for
+    module run. Every client and resource is resolved in one Graph C($batch), the assignments of each client are read
+    once, and all writes go in one C($batch). This is what the role C(msgraph.grants.delegated_permissions) uses for
     C(delegated_permissions_app_role_assignments).
   - Every item is resolved and checked before anything is written; one bad item fails the run with no write.
   - With O(exclusive=true), the app role assignments of the listed clients on resources that the list does not
