@@ -25,6 +25,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._app_role_service i
     app_role_permission_hints,
     assignments_path,
     on_resource,
+    write_requests,
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._app_roles import (
     AppRoleError,
@@ -166,14 +167,9 @@ class BulkAppRoleService(object):
     def _write(self, entries):
         requests, owners = [], []
         for entry in entries:
-            client_id, resource_id = entry.client_sp.id, entry.resource_sp.id
-            for role_id in entry.plan.add:
-                requests.append({'method': 'POST', 'url': assignments_path(client_id), 'headers': {'Content-Type': 'application/json'},
-                                 'body': {'principalId': client_id, 'resourceId': resource_id, 'appRoleId': role_id}})
-                owners.append(entry)
-            for raw in entry.plan.remove:
-                requests.append({'method': 'DELETE', 'url': assignments_path(client_id, raw['id'])})
-                owners.append(entry)
+            mine = write_requests(entry.client_sp.id, entry.resource_sp.id, entry.plan.add, entry.plan.remove)
+            requests.extend(mine)
+            owners.extend([entry] * len(mine))
         if not requests:
             return
         failed = []

@@ -64,6 +64,14 @@ def assignments_path(client_sp_id, assignment_id=None):
     return path + ('/' + assignment_id if assignment_id else '')
 
 
+def write_requests(client_id, resource_id, role_ids, assignments):
+    """The ``$batch`` items of a plan: a POST per role to add, a DELETE per assignment to remove."""
+    requests = [{'method': 'POST', 'url': assignments_path(client_id), 'headers': JSON,
+                 'body': {'principalId': client_id, 'resourceId': resource_id, 'appRoleId': role_id}}
+                for role_id in role_ids]
+    return requests + [{'method': 'DELETE', 'url': assignments_path(client_id, raw['id'])} for raw in assignments]
+
+
 def is_duplicate_assignment_error(err):
     """Graph's answer to assigning a role the principal already holds (400; two wordings are reported)."""
     text = (getattr(err, 'message', None) or '').lower()
@@ -195,10 +203,7 @@ class AppRoleAssignmentService(object):
         delays = self.reconcile.delays()
         waited = 0.0
         for _round in range(_ROUNDS):
-            requests = [{'method': 'POST', 'url': assignments_path(client_sp.id), 'headers': JSON,
-                         'body': {'principalId': client_sp.id, 'resourceId': resource_sp.id, 'appRoleId': role_id}}
-                        for role_id in adds]
-            requests += [{'method': 'DELETE', 'url': assignments_path(client_sp.id, raw['id'])} for raw in removes]
+            requests = write_requests(client_sp.id, resource_sp.id, adds, removes)
             lagging, reread, last = [], False, None
             for request, response in zip(requests, self.send_writes(requests)):
                 if response is not None and not isinstance(response, GraphError) and response.status < 300:
