@@ -189,8 +189,9 @@ class BulkAppRoleService(object):
                     if role_id in entry.plan.add and not entry.created.get(role_id):
                         entry.created[role_id] = raw
                 if again.changed:
-                    entry.created.update(self.single.write_plan(entry.client_sp, entry.resource_sp, again, entry.ids,
-                                                            entry.mode, entry.state))
+                    done = self.single.write_plan(entry.client_sp, entry.resource_sp, again, entry.ids, entry.mode,
+                                                  entry.state)
+                    entry.created.update(done)
             except GraphError as err:
                 err.item = entry.label
                 raise

@@ -129,9 +129,10 @@ class AppRoleHandlers(object):
                 return self._error('GET', url, 400, 'Request_BadRequest', 'Invalid filter clause %s' % (
                     '%s: System.Guid' % prop if prop in ('appRoleId', 'principalId') else text))
             resource_filter = match.group(1)
+        selectable = set(ASSIGNMENT_PROPS) | {'id', 'principalType', 'principalDisplayName', 'resourceDisplayName',
+                                              'createdDateTime', 'deletedDateTime'}
         for field in [f for f in query.get('$select', '').split(',') if f]:
-            if field not in set(ASSIGNMENT_PROPS) | {'id', 'principalType', 'principalDisplayName',
-                                                      'resourceDisplayName', 'createdDateTime', 'deletedDateTime'}:
+            if field not in selectable:
                 self._violate('bad $select %s in %s' % (field, url))
         if nav == 'appRoleAssignments':
             items = self.assignments_for(principal_id=sp_id, resource_id=resource_filter)

@@ -81,7 +81,7 @@ def test_modes_and_check_mode_predicts_exactly(fakes, sleeper, params, held_afte
     predicted, real = results
     assert predicted['roles_added'] == real['roles_added'] == added
     assert predicted['roles_removed'] == real['roles_removed'] == removed
-    assert predicted['diff'] == real['diff'] and predicted['changed'] == real['changed'] is True
+    assert predicted['diff'] == real['diff'] and predicted['changed'] is True and real['changed'] is True
     assert [a['app_role_value'] for a in predicted['assignments']] == [a['app_role_value'] for a in real['assignments']]
 
 

@@ -63,7 +63,8 @@ def role_options():
         return yaml.safe_load(handle)['argument_specs']['main']['options']
 
 
-@pytest.mark.parametrize('module', [oauth2_grant, oauth2_grant_info, oauth2_grants, app_role_assignment, app_role_assignments], ids=lambda m: m.__name__.split('.')[-1])
+@pytest.mark.parametrize('module', [oauth2_grant, oauth2_grant_info, oauth2_grants, app_role_assignment,
+                                    app_role_assignments], ids=lambda m: m.__name__.split('.')[-1])
 def test_module_documentation_agrees_with_the_spec_it_builds(module, monkeypatch):
     assert shape(documented(module), doc=True) == shape(module_spec(module, monkeypatch))
 
