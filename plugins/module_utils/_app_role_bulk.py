@@ -24,13 +24,13 @@ from ansible_collections.msgraph.grants.plugins.module_utils._app_role_service i
     AppRoleAssignmentService,
     app_role_permission_hints,
     assignments_path,
+    checked_role_ids,
     on_resource,
     write_requests,
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._app_roles import (
     AppRoleError,
     assignments_after,
-    check_app_roles,
     normalize_values,
     plan_assignments,
     role_values,
@@ -101,15 +101,11 @@ class BulkAppRoleService(object):
             declared[pair] = index
             state = item.get('state') or 'present'
             values = [] if state == 'absent' else normalize_values(item.get('app_roles'))
-            published = resource_sp.app_roles
             where = '{0} (assignments[{1}])'.format(resource_sp.label(), index)
-            ids = [r['id'] for r in check_app_roles(published, values, adding=False, resource_label=where)]
-            entry = _Entry(label, client_sp, resource_sp, on_resource(held[client_sp.id], client_sp.id, resource_sp.id),
-                           ids, item.get('mode') or 'exact', state)
-            if entry.plan.add:
-                by_id = role_values(published)
-                check_app_roles(published, [by_id.get(i, i) for i in entry.plan.add], adding=True, resource_label=where)
-            entries.append(entry)
+            current = on_resource(held[client_sp.id], client_sp.id, resource_sp.id)
+            mode = item.get('mode') or 'exact'
+            ids = checked_role_ids(resource_sp.app_roles, current, values, mode, state, where)
+            entries.append(_Entry(label, client_sp, resource_sp, current, ids, mode, state))
         if exclusive:
             entries.extend(self._undeclared(clients, held, declared))
         return entries

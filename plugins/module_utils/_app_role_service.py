@@ -95,6 +95,16 @@ def app_role_permission_hints():
         raise
 
 
+def checked_role_ids(published, current, values, mode, state, label):
+    """The ids of the roles ``values`` names, checked before any write: a role to add (not held yet) must be
+    assignable to applications, any other only published (``_app_roles.check_app_roles`` says what is wrong)."""
+    if state == 'present' and mode != 'remove':
+        held = role_values(published)
+        held = set(held.get((a.get('appRoleId') or '').lower()) for a in current)
+        check_app_roles(published, [v for v in values if v not in held], adding=True, resource_label=label)
+    return [role['id'] for role in check_app_roles(published, values, adding=False, resource_label=label)]
+
+
 def on_resource(assignments, client_id, resource_id):
     """The assignments of ``client_id`` on ``resource_id``, chosen here whatever the listing held."""
     return [a for a in assignments or [] if same_object_id(a.get('principalId'), client_id)
@@ -177,11 +187,9 @@ class AppRoleAssignmentService(object):
         published = resource_sp.app_roles
         label = resource_sp.label()
         values = [] if state == 'absent' else normalize_values(desired_values)
-        ids = [role['id'] for role in check_app_roles(published, values, adding=False, resource_label=label)]
+        ids = checked_role_ids(published, current, values, mode, state, label)
         plan = plan_assignments(current, ids, mode, state, published)
         by_id = role_values(published)
-        if plan.add:
-            check_app_roles(published, [by_id.get(i.lower(), i) for i in plan.add], adding=True, resource_label=label)
         created = {}
         if plan.changed and not self.check_mode:
             created = self.write_plan(client_sp, resource_sp, plan, ids, mode, state)

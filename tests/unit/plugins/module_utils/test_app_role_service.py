@@ -104,7 +104,21 @@ def test_bad_roles_fail_before_any_write(graph, sleeper, values, words):
     with pytest.raises(AppRoleError) as info:
         _ensure(graph, sleeper, app_roles=['Mail.Send'] + values)
     assert words in str(info.value) and "'Microsoft Graph'" in str(info.value)
+    assert str(info.value).startswith('Cannot assign these app roles')
     assert graph.writes == []
+
+
+def test_a_held_role_that_was_disabled_since_does_not_block_exact_mode(graph, sleeper):
+    _hold(graph, GRAPH_DISABLED_ROLE)
+    result = _ensure(graph, sleeper, app_roles=[GRAPH_DISABLED_ROLE, 'Mail.Send'])
+    assert result['roles_added'] == ['Mail.Send'] and graph.held_roles(CLIENT_ID, RESOURCE_ID) == [
+        GRAPH_DISABLED_ROLE, 'Mail.Send']
+
+
+def test_removing_an_unknown_role_says_so(graph, sleeper):
+    with pytest.raises(AppRoleError) as info:
+        _ensure(graph, sleeper, app_roles=['Mail.Sned'], mode='remove')
+    assert str(info.value).startswith('Cannot remove these app roles') and "did you mean 'Mail.Send'" in str(info.value)
 
 
 def test_a_disabled_role_can_be_removed_and_a_stale_one_is_removed_in_exact_mode(graph, sleeper):
