@@ -15,7 +15,8 @@ import yaml
 
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_module import graph_argument_spec
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_options import grant_options
-from ansible_collections.msgraph.grants.plugins.modules import oauth2_grant, oauth2_grant_info, oauth2_grants
+from ansible_collections.msgraph.grants.plugins.modules import (
+    app_role_assignment, app_role_assignments, oauth2_grant, oauth2_grant_info, oauth2_grants)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
 ROLE = os.path.join(ROOT, 'roles', 'delegated_permissions')
@@ -62,7 +63,8 @@ def role_options():
         return yaml.safe_load(handle)['argument_specs']['main']['options']
 
 
-@pytest.mark.parametrize('module', [oauth2_grant, oauth2_grant_info, oauth2_grants], ids=lambda m: m.__name__.split('.')[-1])
+@pytest.mark.parametrize('module', [oauth2_grant, oauth2_grant_info, oauth2_grants, app_role_assignment,
+                                    app_role_assignments], ids=lambda m: m.__name__.split('.')[-1])
 def test_module_documentation_agrees_with_the_spec_it_builds(module, monkeypatch):
     assert shape(documented(module), doc=True) == shape(module_spec(module, monkeypatch))
 
@@ -80,6 +82,14 @@ def test_the_role_declares_the_grant_options_of_oauth2_grants(monkeypatch):
     assert shape(role)[ROLE_PREFIX + 'grants'] == shape(spec)['grants']
     for name in ('exclusive', 'exclusive_include_user_consents'):
         assert shape(role)[ROLE_PREFIX + name] == shape(spec)[name], name
+
+
+def test_the_app_role_options_are_the_same_for_one_pair_each_item_of_a_list_and_the_role(monkeypatch):
+    single = shape(module_spec(app_role_assignment, monkeypatch))
+    items = shape(module_spec(app_role_assignments, monkeypatch)['assignments']['options'])
+    assert items == single
+    role = shape(role_options())[ROLE_PREFIX + 'app_role_assignments']
+    assert role['options'] == items and role['type'] == 'list' and role['elements'] == 'dict'
 
 
 def test_the_role_passes_on_every_connection_option():
