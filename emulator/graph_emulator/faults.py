@@ -51,6 +51,11 @@ DEFAULTS = {
     "duplicate_message": "permission_entry",
     "alternate_key_miss_status": 404,
     "msi_resource_form": "any",
+    # Admin consent as code: app role assignments and service principal creation.
+    "assignment_filter": "honoured",
+    "assignment_duplicate_message": "permission_exists",
+    "strict_default_role": False,
+    "app_lag_seconds": 0,
 }
 
 # Knobs whose value is one of a fixed set (the readings' knobs among them).
@@ -66,6 +71,8 @@ CHOICES = {
     "batch_special_user_names": ("supported", "not_found"),
     "duplicate_message": ("permission_entry", "other"),
     "msi_resource_form": ("any", "slash", "no_slash"),
+    "assignment_filter": ("honoured", "ignored", "rejected"),
+    "assignment_duplicate_message": ("permission_exists", "entitlement_grant"),
 }
 
 COUNTED = ("throttle_next", "fail_next", "drop_next", "apply_then_fail_next")
@@ -99,7 +106,8 @@ def _validate(name, value):  # pylint: disable=too-many-return-statements,too-ma
         raise FaultError(f"unknown fault knob {name!r}; known: {', '.join(sorted(DEFAULTS))}")
     if name in ("throttle_next", "throttle_every", "fail_next", "drop_next", "apply_then_fail_next", "replication_delay_reads"):
         return _non_negative_int(name, value)
-    if name in ("replication_delay_seconds", "reference_lag_seconds", "latency_ms", "write_lag_seconds"):
+    if name in ("replication_delay_seconds", "reference_lag_seconds", "latency_ms", "write_lag_seconds",
+                "app_lag_seconds"):
         return _non_negative_number(name, value)
     if name == "empty_page_with_nextlink":
         return int(value) if isinstance(value, bool) else _non_negative_int(name, value)
@@ -117,7 +125,7 @@ def _validate(name, value):  # pylint: disable=too-many-return-statements,too-ma
         return _choice(name, str(value), ("empty", "404"))
     if name == "apply_then_fail_mode":
         return _choice(name, str(value), ("503", "504", "drop"))
-    if name in ("strict_scopes", "shuffle_batch"):
+    if name in ("strict_scopes", "shuffle_batch", "strict_default_role"):
         if not isinstance(value, bool):
             raise FaultError(f"{name} must be true or false")
         return value

@@ -103,8 +103,10 @@ class DirectorySet:
     items: Callable  # () -> every object, for /$count
     check_key: Callable  # (key) -> None; raises for a key the set refuses before any lookup
     resolve: Callable  # (ctx, key_name, key_value, keyed) -> the object, or raises 404
-    owns: Callable  # (object) -> predicate on grants: the grants of its oauth2PermissionGrants navigation
+    owns: Optional[Callable]  # (object) -> predicate on grants of its oauth2PermissionGrants navigation; None: no navigation
     entity: Callable  # (ctx, resolve, key_value) -> Response: GET of one object
+    create: Optional[Callable] = None  # (ctx) -> Response: POST to the collection; None: 405
+    navigate: Optional[Callable] = None  # (ctx, rest, resolve) -> Response: the app role assignment navigations
 
 
 @dataclass
@@ -161,6 +163,8 @@ class GraphApi:
 
     def __init__(self, app):
         self.app = app
+        from .consent import ConsentApi  # pylint: disable=import-outside-toplevel  (consent builds on this module)
+        self.consent = ConsentApi(self)
 
     # ================================================================ entry points
     def handle(self, request: Request, seq: int) -> Response:
@@ -273,6 +277,8 @@ class GraphApi:
             return self.route_directory_set(ctx, segments, self.service_principal_set())
         if first == "users":
             return self.route_directory_set(ctx, segments, self.user_set())
+        if first == "applications":
+            return self.route_directory_set(ctx, segments, self.consent.application_set())
         if first == "me":
             raise GraphApiError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
         if first == "$batch":
@@ -284,7 +290,7 @@ class GraphApi:
     def service_document(self, ctx: GraphContext) -> Response:
         if ctx.method != "GET":
             raise method_not_allowed()
-        sets = ("oauth2PermissionGrants", "servicePrincipals", "users")
+        sets = ("applications", "oauth2PermissionGrants", "servicePrincipals", "users")
         payload = {"@odata.context": f"{self.root(ctx)}/{ctx.version}/$metadata",
                    "value": [{"name": name, "kind": "EntitySet", "url": name} for name in sets]}
         return Response(200, payload, content_type=ODATA_JSON_CONTENT_TYPE)
@@ -352,6 +358,8 @@ class GraphApi:
             key_name, key_value = odata.parse_key(first.key)
             rest = segments[1:]
         elif len(segments) == 1:
+            if ctx.method == "POST" and entity_set.create is not None:
+                return entity_set.create(ctx)
             self.require_get(ctx, entity_set.roles)
             return entity_set.list(ctx)
         elif segments[1].lname == "$count" and len(segments) == 2:
@@ -365,6 +373,10 @@ class GraphApi:
         def resolve():
             return entity_set.resolve(ctx, key_name, key_value, first.key is not None)
 
+        if rest and entity_set.navigate is not None and rest[0].lname in ("approleassignments", "approleassignedto"):
+            return entity_set.navigate(ctx, rest, resolve)
+        if rest and entity_set.owns is None:
+            raise segment_not_found(rest[0].name)
         if rest:
             return self.route_navigation(ctx, rest, entity_set.owns, resolve)
         self.require_get(ctx, entity_set.roles)
@@ -391,7 +403,8 @@ class GraphApi:
                                         self.sp_selectable(ctx.version), SP_TYPE)
 
         return DirectorySet(SP_READ_ROLES, SP_FILTER, self.list_service_principals, self.app.directory.service_principals,
-                            lambda key_value: None, resolve, lambda sp: (lambda g: g["clientId"] == sp["id"]), entity)
+                            lambda key_value: None, resolve, lambda sp: (lambda g: g["clientId"] == sp["id"]), entity,
+                            create=self.consent.create_service_principal, navigate=self.consent.route)
 
     def user_set(self) -> "DirectorySet":
         def check_key(key_value):

@@ -303,7 +303,12 @@ class _FilterParser:
         self.take()
         if token.text.lower() == "not":
             raise FilterUnsupported(None)
-        if self.peek().kind == "lparen":  # a function call such as startswith(displayName,'x') or a lambda
+        if self.peek().kind == "lparen" and token.text.lower() == "startswith" \
+                and [t.kind for t in self.tokens[self.index:self.index + 5]] == ["lparen", "ident", "comma", "string", "rparen"]:
+            prop, literal = self.tokens[self.index + 1], self.tokens[self.index + 3]
+            self.index += 5  # collections that support no function refuse it by its property, as before
+            return [Comparison(prop.text, "startswith", Literal("string", literal.value, literal.text))]
+        if self.peek().kind == "lparen":  # another function call, or a lambda
             self.skip_balanced()
             raise FilterUnsupported(self.first_ident_after(token))
         op_token = self.take()

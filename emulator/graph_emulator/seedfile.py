@@ -6,7 +6,11 @@ What a file may leave out, and this module fills in:
 - ``tenant``, ``apps``, ``managed_identity``: the packaged default seed's (so the automation credentials work);
 - a service principal's ``id``/``appId`` and a user's ``id``: derived from its name, the same on every load;
 - in a grant, ``clientId``/``resourceId`` may name a service principal by id, appId or displayName, and
-  ``principalId`` a user by id or userPrincipalName; ``scope`` may be a list of values.
+  ``principalId`` a user by id or userPrincipalName; ``scope`` may be a list of values;
+- an application's ``appId``/``id``: derived from its displayName (the appId is the one a service principal of the
+  same displayName gets, so the two pair up);
+- in an app role assignment, ``principalId`` may name a service principal or a user as above, ``resourceId`` a
+  service principal, and ``appRoleId`` a role by its value (``User.Read.All``) among the resource's appRoles.
 """
 
 import uuid
@@ -24,6 +28,8 @@ DEFAULTED_FROM_BASE = ("tenant", "apps", "managed_identity")
 _STRS = "str_or_list"
 _SCOPE = {"id": ("guid", True), "value": ("str", True), "isEnabled": ("bool", False), "type": (("enum", ("User", "Admin")), False)}
 _APP_ROLE = {"id": ("guid", True), "value": ("str", True), "isEnabled": ("bool", False), "allowedMemberTypes": (_STRS, False)}
+_ACCESS = {"resourceAppId": ("guid", True), "resourceAccess": (("list", ("map", {
+    "id": ("guid", True), "type": (("enum", ("Scope", "Role")), True)}, False)), True)}
 _FEDERATED = {"issuer": ("str", True), "subject": ("str", True), "audiences": (_STRS, False)}
 SCHEMA = ("map", {
     "tenant": (("map", {"id": ("guid", True), "domain": ("str", False), "displayName": ("str", False)}, False), False),
@@ -47,6 +53,20 @@ SCHEMA = ("map", {
         "principalId": ("str", False), "scope": (_STRS, False), "id": ("str", False), "startTime": ("str", False),
         "expiryTime": ("str", False),
     }, False)), False),
+    "applications": (("list", ("map", {
+        "id": ("guid", False), "appId": ("guid", False), "displayName": ("str", True),
+        "requiredResourceAccess": (("list", ("map", _ACCESS, False)), False),
+        "appRoles": (("list", ("map", _APP_ROLE, True)), False), "_created_seconds_ago": ("number", False),
+    }, True)), False),
+    "appCatalog": (("list", ("map", {
+        "appId": ("guid", True), "displayName": ("str", True), "appOwnerOrganizationId": ("guid", False),
+        "oauth2PermissionScopes": (("list", ("map", _SCOPE, True)), False),
+        "appRoles": (("list", ("map", _APP_ROLE, True)), False), "_created_seconds_ago": ("number", False),
+    }, True)), False),
+    "appRoleAssignments": (("list", ("map", {
+        "principalId": ("str", True), "resourceId": ("str", True), "appRoleId": ("str", True), "id": ("str", False),
+        "_created_seconds_ago": ("number", False),
+    }, True)), False),  # open: GET /_emulator/state adds the read-only properties, recomputed on load
     "_seed_age_seconds": ("number", False),
     "replication_pending": ("any", False),  # in GET /_emulator/state output; not loaded
 }, False)
@@ -158,6 +178,7 @@ class _Resolver:
         self.checker = checker
         self.sp_keys = {}  # lower-cased id, appId or displayName -> list of SP ids
         self.user_keys = {}  # lower-cased id or UPN -> user id
+        self.sp_by_id = {}  # SP id -> the SP (its appRoles name roles in assignments)
 
     def service_principals(self, nodes: list, sps: list):
         seen = {}
@@ -172,6 +193,7 @@ class _Resolver:
                     reason = f"{other} has the same displayName: give each an appId" if derived else f"{sp[key]} is already used by {other}"
                     self.checker.fail(_field_node(node, key), f"servicePrincipals[{index}].{key}", reason)
                 seen[(key, value)] = index
+            self.sp_by_id[sp["id"]] = sp
             for value in sorted({sp["id"].lower(), sp["appId"].lower(), sp["displayName"].lower()}):
                 self.sp_keys.setdefault(value, []).append(sp["id"])
 
@@ -183,16 +205,49 @@ class _Resolver:
                     self.checker.fail(_field_node(node, key), f"users[{index}].{key}", f"{user[key]} is already used by another user")
             self.user_keys[user["id"].lower()] = self.user_keys[user["userPrincipalName"].lower()] = user["id"]
 
+    def service_principal_id(self, node, where: str, value: str) -> str:
+        matches = self.sp_keys.get(value.lower(), [])
+        if len(matches) != 1:
+            reason = "names more than one service principal: give its id or appId" if matches else \
+                "is not a service principal of this seed (give its id, appId or displayName)"
+            self.checker.fail(node, where, f"{value!r} {reason}")
+        return matches[0]
+
+    def applications(self, nodes: list, apps: list):
+        seen = {}
+        for index, (node, app) in enumerate(zip(nodes, apps)):
+            app.setdefault("appId", _derived_id("appId", app["displayName"]))
+            app.setdefault("id", _derived_id("application", app["appId"]))
+            for key in ("appId", "id"):
+                if (key, app[key].lower()) in seen:
+                    self.checker.fail(_field_node(node, key), f"applications[{index}].{key}",
+                                      f"{app[key]} is already used by applications[{seen[(key, app[key].lower())]}]")
+                seen[(key, app[key].lower())] = index
+
+    def assignments(self, nodes: list, assignments: list):
+        for index, (node, item) in enumerate(zip(nodes, assignments)):
+            where = f"appRoleAssignments[{index}]"
+            principal = item["principalId"]
+            if principal.lower() in self.user_keys and principal.lower() not in self.sp_keys:
+                item["principalId"] = self.user_keys[principal.lower()]
+            else:
+                item["principalId"] = self.service_principal_id(_field_node(node, "principalId"), f"{where}.principalId", principal)
+            item["resourceId"] = self.service_principal_id(_field_node(node, "resourceId"), f"{where}.resourceId", item["resourceId"])
+            if not is_guid(item["appRoleId"]):
+                resource = self.sp_by_id[item["resourceId"]]
+                role = next((r for r in resource.get("appRoles") or [] if r.get("value") == item["appRoleId"]), None)
+                if role is None:
+                    values = ", ".join(r.get("value", "?") for r in resource.get("appRoles") or []) or "none"
+                    self.checker.fail(_field_node(node, "appRoleId"), f"{where}.appRoleId",
+                                      f"{item['appRoleId']!r} is neither a GUID nor the value of an app role of "
+                                      f"{resource['displayName']} (its roles: {values})")
+                item["appRoleId"] = role["id"]
+
     def grants(self, nodes: list, grants: list):
         for index, (node, grant) in enumerate(zip(nodes, grants)):
             where = f"grants[{index}]"
             for key in ("clientId", "resourceId"):
-                matches = self.sp_keys.get(grant[key].lower(), [])
-                if len(matches) != 1:
-                    reason = "names more than one service principal: give its id or appId" if matches else \
-                        "is not a service principal of this seed (give its id, appId or displayName)"
-                    self.checker.fail(_field_node(node, key), f"{where}.{key}", f"{grant[key]!r} {reason}")
-                grant[key] = matches[0]
+                grant[key] = self.service_principal_id(_field_node(node, key), f"{where}.{key}", grant[key])
             principal = grant.get("principalId")
             if grant["consentType"] == "Principal":
                 if principal is None:
@@ -228,6 +283,8 @@ def parse_seed(text: str, path: str, base=None) -> dict:
     resolver.service_principals(_items(node, "servicePrincipals"), seed.get("servicePrincipals") or [])
     resolver.users(_items(node, "users"), seed.get("users") or [])
     resolver.grants(_items(node, "grants"), seed.get("grants") or [])
+    resolver.applications(_items(node, "applications"), seed.get("applications") or [])
+    resolver.assignments(_items(node, "appRoleAssignments"), seed.get("appRoleAssignments") or [])
     for key in DEFAULTED_FROM_BASE:
         if key not in seed and base:
             seed[key] = base.get(key)

@@ -96,6 +96,24 @@ def _str_list(value, what: str) -> list:
     return list(value)
 
 
+def check_app_roles(roles, owner: str) -> list:
+    _require(isinstance(roles, list), f"{owner}: appRoles must be a list")
+    out = []
+    for role in roles:
+        _require(isinstance(role, dict) and is_guid(role.get("id")) and isinstance(role.get("value"), str),
+                 f"{owner}: each app role needs a GUID id and a value")
+        role = copy.deepcopy(role)
+        role["id"] = canonical_guid(role["id"])
+        role.setdefault("isEnabled", True)
+        role.setdefault("allowedMemberTypes", ["Application"])
+        role.setdefault("displayName", role["value"])
+        role.setdefault("description", role["displayName"])
+        role.setdefault("origin", "Application")
+        out.append(role)
+    return out
+
+
+
 def build_app(spec: dict, existing: Optional[App] = None) -> App:
     """Build (or extend) an App from a seed/control entry ``{client_id, client_secret(s)?, certificate_pem?, ...}``."""
     _require(isinstance(spec, dict), "an app must be an object")
@@ -153,6 +171,8 @@ class Directory:
         self.grants: dict = {}
         self.grant_created_at: dict = {}  # id -> time.time() of its POST (seeded grants are old: absent)
         self._stale: dict = {}
+        from .appstate import AppStore  # pylint: disable=import-outside-toplevel  (appstate builds on this module)
+        self.appstore = AppStore()
 
     # ----------------------------------------------------------------- seed
     @classmethod
@@ -189,6 +209,7 @@ class Directory:
             directory.add_user(user, now, default_age)
         for grant in seed.get("grants") or []:
             directory._add_seed_grant(grant)
+        directory.appstore.load(seed, directory, now, default_age)
         return directory
 
     def dump(self, now: Optional[float] = None) -> dict:
@@ -207,6 +228,7 @@ class Directory:
             "servicePrincipals": [with_age(sp) for sp in self.service_principals()],
             "users": [with_age(u) for u in self.users()],
             "grants": [dict(g) for g in sorted(self.grants.values(), key=lambda g: g["id"])],
+            **self.appstore.dump(now),
             "replication_pending": [
                 {"id": gid, "visible": copy.deepcopy(view.old), "reads_left": view.reads_left,
                  "seconds_left": max(0.0, round(view.until - now, 3))}
@@ -242,6 +264,7 @@ class Directory:
                      f"servicePrincipal {sp['displayName']}: each permission scope needs a GUID id and a value")
             scope.setdefault("isEnabled", True)
             scope.setdefault("type", "User")
+        sp["appRoles"] = check_app_roles(sp.get("appRoles") or [], f"servicePrincipal {sp['displayName']}")
         sp.setdefault("appDisplayName", sp["displayName"])
         sp.setdefault("servicePrincipalType", "Application")
         sp.setdefault("accountEnabled", True)

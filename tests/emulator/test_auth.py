@@ -18,7 +18,8 @@ from cryptography.x509.oid import NameOID
 
 from emu_helpers import AUTOMATION_APP, MI_CLIENT, TENANT_ID, error_of
 
-GRAPH_ROLES = ["DelegatedPermissionGrant.ReadWrite.All", "Application.Read.All", "User.Read.All"]
+GRAPH_ROLES = ["DelegatedPermissionGrant.ReadWrite.All", "Application.Read.All", "User.Read.All", "AppRoleAssignment.ReadWrite.All",
+               "Application.ReadWrite.All"]
 
 
 class VerifyingHttpClient:

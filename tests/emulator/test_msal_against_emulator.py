@@ -55,7 +55,8 @@ from ansible_collections.msgraph.grants.plugins.module_utils._auth_methods impor
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import AuthError  # noqa: E402
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphClient  # noqa: E402
 
-GRAPH_PERMISSIONS = ['DelegatedPermissionGrant.ReadWrite.All', 'Application.Read.All', 'User.Read.All']
+GRAPH_PERMISSIONS = ['DelegatedPermissionGrant.ReadWrite.All', 'Application.Read.All', 'User.Read.All', 'AppRoleAssignment.ReadWrite.All',
+                     'Application.ReadWrite.All']
 FEDERATED_ISSUER = 'https://oidc.emulator.invalid/kubernetes'
 FEDERATED_SUBJECT = 'system:serviceaccount:automation:msgraph-grants'
 
