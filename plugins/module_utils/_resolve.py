@@ -68,6 +68,7 @@ class ServicePrincipal(object):
         self.app_id = raw.get('appId')
         self.display_name = raw.get('displayName')
         self.published_scopes = raw.get(scopes_property) or []
+        self.app_roles = raw.get('appRoles') or []  # loaded with ``with_app_roles``
         self.raw = raw
 
     def label(self):
@@ -130,8 +131,8 @@ class Resolver(object):
         return items
 
     # -- request builders -------------------------------------------------------------------------------------
-    def service_principal_lookup(self, role, value, with_scopes=False):
-        fields = SP_FIELDS + (',' + self.scopes_property if with_scopes else '')
+    def service_principal_lookup(self, role, value, with_scopes=False, with_app_roles=False):
+        fields = SP_FIELDS + (',' + self.scopes_property if with_scopes else '') + (',appRoles' if with_app_roles else '')
         if is_guid(value):
             requests = [
                 relative_url('/servicePrincipals/{0}'.format(value), [('$select', fields)]),

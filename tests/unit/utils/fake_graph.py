@@ -56,6 +56,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_client impor
     encode_query,
     error_from_response,
 )
+from ansible_collections.msgraph.grants.tests.unit.utils.fake_graph_app_roles import AppRoleHandlers, app_role
 from ansible_collections.msgraph.grants.tests.unit.utils.fake_graph_handlers import GraphHandlers
 from ansible_collections.msgraph.grants.tests.unit.utils.fake_graph_rules import (
     BASE,
@@ -105,9 +106,15 @@ GRAPH_SCOPES = ['openid', 'profile', 'offline_access', 'User.Read', 'Mail.Read',
                 'Calendars.Read', 'Directory.Read.All']
 DISABLED_SCOPE = 'Legacy.Scope'
 ORDERS_SCOPES = ['Orders.Read', 'Orders.Write']
+# Application permissions (appRoles for applications), a role only users can hold and a disabled one.
+GRAPH_APP_ROLES = ['Application.Read.All', 'Directory.Read.All', 'Group.Read.All', 'Mail.Send', 'User.Read.All']
+GRAPH_USER_ROLE = 'Survey.Participate'
+GRAPH_DISABLED_ROLE = 'Legacy.Role'
+ORDERS_APP_ROLES = ['Orders.Read.All', 'Orders.Write.All']
+ORDERS_USER_ROLE = 'Orders.Approver'
 
 
-class FakeGraph(GraphHandlers):
+class FakeGraph(GraphHandlers, AppRoleHandlers):
     """In-memory, strict stand-in for GraphClient (see the module docstring)."""
 
     def __init__(self, api_version='v1.0'):
@@ -116,6 +123,9 @@ class FakeGraph(GraphHandlers):
         self.sps = {}
         self.users = {}
         self.grants = {}
+        self.applications = {}     # app registrations and app role assignments: fake_graph_app_roles.py
+        self.assignments = {}
+        self.assignment_duplicate_message = 'permission_exists'
         self.calls = []
         self.batches = []          # sizes of the $batch calls, in order
         self.batch_requests = []   # every $batch item as the code under test built it (retry_throttled included)
@@ -189,6 +199,8 @@ class FakeGraph(GraphHandlers):
         other.sps = dict((k, dict(v)) for k, v in self.sps.items())
         other.users = dict((k, dict(v)) for k, v in self.users.items())
         other.grants = dict((k, dict(v)) for k, v in self.grants.items())
+        other.applications = dict((k, dict(v)) for k, v in self.applications.items())
+        other.assignments = dict((k, dict(v)) for k, v in self.assignments.items())
         return other
 
     # --------------------------------------------------------------------------------------------- inspection
@@ -388,7 +400,10 @@ class FakeGraph(GraphHandlers):
             self._violate('unexpected method %s' % method)
 
         if method == 'GET':
-            return self._get(call)
+            return self._get_app_role_routes(call) or self._get(call)
+        answer = self._app_role_write(call, body)
+        if answer is not None:
+            return answer
         grant_match = re.match(r'^/oauth2PermissionGrants(?:/([^/]+))?$', path, re.I)
         if not grant_match or not path.startswith('/oauth2PermissionGrants'):
             # Navigation paths (/servicePrincipals/x/oauth2PermissionGrants/...) are read-only (docs/dev/graph-behaviour.md#navigation-read-only).
@@ -451,6 +466,18 @@ def _build_standard_tenant(api_version='v1.0'):
     graph.add_user(DOLLAR_ID, DOLLAR_UPN, 'Service account')
     graph.add_user(ONEIL_ID, ONEIL_UPN, "Pat O'Neil")
     graph.add_user(DOLLAR_QUOTE_ID, DOLLAR_QUOTE_UPN, "Sam O'Hara")
+    graph.set_app_roles(RESOURCE_ID, [app_role(RESOURCE_ID, v) for v in GRAPH_APP_ROLES] + [
+        app_role(RESOURCE_ID, GRAPH_USER_ROLE, ('User',)), app_role(RESOURCE_ID, GRAPH_DISABLED_ROLE, enabled=False)])
+    graph.set_app_roles(RESOURCE2_ID, [app_role(RESOURCE2_ID, v) for v in ORDERS_APP_ROLES] + [
+        app_role(RESOURCE2_ID, ORDERS_USER_ROLE, ('User',))])
+    # The HR Portal's registration lives in this tenant: delegated and application permissions on both APIs.
+    graph.add_application(CLIENT_APP, 'Contoso HR Portal', [
+        {'resourceAppId': RESOURCE_APP, 'resourceAccess': [
+            {'id': graph.sps[RESOURCE_ID]['_scopes'][3]['id'], 'type': 'Scope'},
+            {'id': graph.role_id(RESOURCE_ID, 'User.Read.All'), 'type': 'Role'}]},
+        {'resourceAppId': RESOURCE2_APP, 'resourceAccess': [
+            {'id': graph.sps[RESOURCE2_ID]['_scopes'][0]['id'], 'type': 'Scope'},
+            {'id': graph.role_id(RESOURCE2_ID, 'Orders.Read.All'), 'type': 'Role'}]}])
     return graph
 
 

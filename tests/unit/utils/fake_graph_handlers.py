@@ -102,7 +102,10 @@ class GraphHandlers(object):
                               "(%s %s)" % (field, self.api_version, url))
         view = {'id': sp['id']}
         for field in fields:
-            view[field] = [dict(s) for s in sp['_scopes']] if field == scopes_prop else sp.get(field)
+            if field == 'appRoles':
+                view[field] = [dict(r, allowedMemberTypes=list(r['allowedMemberTypes'])) for r in sp.get('appRoles', ())]
+            else:
+                view[field] = [dict(s) for s in sp['_scopes']] if field == scopes_prop else sp.get(field)
         return view
 
     def _list_sps(self, call):

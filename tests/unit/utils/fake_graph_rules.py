@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover
 
 GUID_RE = re.compile(r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
 SCOPE_PROPERTY = {'v1.0': 'oauth2PermissionScopes', 'beta': 'publishedPermissionScopes'}
-SP_SELECTABLE = {'id', 'appId', 'displayName', 'appDisplayName', 'servicePrincipalType', 'accountEnabled'}
+SP_SELECTABLE = {'id', 'appId', 'displayName', 'appDisplayName', 'servicePrincipalType', 'accountEnabled', 'appRoles'}
 USER_SELECTABLE = {'id', 'userPrincipalName', 'displayName', 'mail'}
 GRANT_PROPS = ('clientId', 'consentType', 'principalId', 'resourceId')
 GRANT_SELECTABLE = {'id', 'clientId', 'consentType', 'principalId', 'resourceId', 'scope', 'startTime', 'expiryTime'}
