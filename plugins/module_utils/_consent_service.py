@@ -236,7 +236,7 @@ class ConsentService(object):
             if params.get('validate_scopes', True) and params.get('delegated', True) and scopes:
                 check_requested_scopes(sorted(scopes), resource.published_scopes, resource.label())
             if params.get('application', True) and roles:
-                check_app_roles(resource.app_roles, sorted(roles), True)
+                check_app_roles(resource.app_roles, sorted(roles), True, resource_label=resource.label())
         return sorted(scopes), sorted(roles)
 
     # ----------------------------------------------------------------------------------------------- writes
