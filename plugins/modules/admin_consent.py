@@ -38,7 +38,7 @@ extends_documentation_fragment:
 options:
   client:
     description:
-      - The client service principal (the application that receives the consent): object id, appId or display name
+      - The client service principal (the application that receives the consent), as an object id, appId or display name
         (which must match exactly one service principal).
     type: str
     required: true
@@ -50,7 +50,7 @@ options:
     elements: dict
     suboptions:
       resource:
-        description: The resource (API) service principal, for example C(Microsoft Graph): object id, appId or display name.
+        description: The resource (API) service principal, for example C(Microsoft Graph), as an object id, appId or display name.
         type: str
         required: true
       scopes:
@@ -84,7 +84,7 @@ options:
   state:
     description:
       - V(present) grants what is requested.
-      - V(absent) revokes all admin consent of the client, for the halves O(delegated) and O(application) select:
+      - V(absent) revokes all admin consent of the client, for the halves O(delegated) and O(application) select,
         every C(AllPrincipals) grant and every app role assignment of the client, whatever is requested.
     type: str
     choices: [present, absent]
