@@ -119,7 +119,7 @@ class ConsentService(object):
                 wanted[key] = self._values(requests, resources[key], source, params)
         plans = plan_consent(resources, wanted, grants, assignments, delegated=delegated, application=application,
                              mode=params.get('mode') or 'append', state=state)
-        outcomes = [{} for _ in plans]
+        outcomes = [{}] * len(plans)  # nothing written (check mode): the plans say it all
         if not self.check_mode:
             plans, outcomes = self._write(client_sp, plans, created)
         items = [resource_result(p, **done) for p, done in zip(plans, outcomes)]

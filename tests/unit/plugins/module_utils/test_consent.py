@@ -141,11 +141,11 @@ def test_exact_removes_what_is_not_requested_also_on_resources_no_longer_request
 
 
 def test_exact_deletes_the_grant_of_a_resource_requested_for_roles_only():
-    results, _ = plan({GRAPH_SP: ([], ['User.Read.All'])}, grants=[grant(GRAPH_SP, 'User.Read')],
-                      assignments=[assignment(GRAPH, 'User.Read.All')], mode='exact')
+    results = plan({GRAPH_SP: ([], ['User.Read.All'])}, grants=[grant(GRAPH_SP, 'User.Read')],
+                   assignments=[assignment(GRAPH, 'User.Read.All')], mode='exact')[0]
     assert results[GRAPH_APP]['grant_action'] == 'deleted'
-    results, _ = plan({GRAPH_SP: ([], ['User.Read.All'])}, grants=[grant(GRAPH_SP, 'User.Read')],
-                      assignments=[assignment(GRAPH, 'User.Read.All')])
+    results = plan({GRAPH_SP: ([], ['User.Read.All'])}, grants=[grant(GRAPH_SP, 'User.Read')],
+                   assignments=[assignment(GRAPH, 'User.Read.All')])[0]
     assert results[GRAPH_APP]['grant_action'] == 'unchanged'
 
 
@@ -194,7 +194,7 @@ def test_absent_revokes_the_selected_halves_of_every_resource(delegated, applica
 
 def test_a_held_role_the_resource_no_longer_publishes_is_named_by_its_id():
     ghost = {'id': 'a-ghost', 'principalId': CLIENT_SP, 'resourceId': GRAPH_SP, 'appRoleId': 'feedfeed-0000-0000-0000-000000000000'}
-    results, _ = plan({GRAPH_SP: ([], [])}, assignments=[ghost], mode='exact')
+    results = plan({GRAPH_SP: ([], [])}, assignments=[ghost], mode='exact')[0]
     assert results[GRAPH_APP]['roles_removed'] == ['feedfeed-0000-0000-0000-000000000000']
 
 
