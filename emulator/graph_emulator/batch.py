@@ -1,4 +1,4 @@
-"""JSON batching, ``POST /{version}/$batch`` (graph-semantics §8).
+"""JSON batching, ``POST /{version}/$batch`` (docs/dev/graph-behaviour.md#batch).
 
 Items run one by one through ``GraphApi.run_operation`` (the same router, the same per-operation faults: a batch
 counts as N requests for throttling), in dependency order. The envelope answers 200 whenever it is well formed

@@ -1,4 +1,4 @@
-"""Fault-injection knobs (graph-semantics §10 rule 11): validation, merging and the decisions they drive.
+"""Fault-injection knobs (docs/dev/emulator.md, fault knobs): validation, merging and the decisions they drive.
 
 Counted knobs (``throttle_next``, ``fail_next``, ``drop_next``, ``apply_then_fail_next``) decrement as they fire.
 ``methods`` (list of HTTP methods) and ``paths`` (a regex searched in ``/{version}/{path}``) narrow the

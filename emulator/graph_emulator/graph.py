@@ -1,4 +1,4 @@
-"""Graph ``/v1.0`` and ``/beta``: routing, authorization, and the resource handlers (graph-semantics §3-§5, §10).
+"""Graph ``/v1.0`` and ``/beta``: routing, authorization, and the resource handlers (docs/dev/graph-behaviour.md; emulator choices in docs/dev/emulator.md).
 
 ``GraphApi.handle`` serves one HTTP request (authentication, then either one operation or a ``$batch``);
 ``GraphApi.run_operation`` serves one operation (request-level faults, routing, the handler, apply-then-fail),
@@ -24,7 +24,7 @@ SP_TYPE = "microsoft.graph.servicePrincipal"
 USER_TYPE = "microsoft.graph.user"
 MAX_SCOPE_LENGTH = 3850
 
-# Application permissions (token "roles") that allow each kind of call (graph-semantics §1).
+# Application permissions (token "roles") that allow each kind of call (docs/dev/graph-behaviour.md#clouds-and-tokens).
 GRANT_WRITE_ROLES = frozenset({"DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All"})
 GRANT_READ_ROLES = GRANT_WRITE_ROLES | {"DelegatedPermissionGrant.Read.All", "Directory.Read.All", "Application.Read.All"}
 SP_READ_ROLES = frozenset({"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"})
@@ -638,7 +638,7 @@ class GraphApi:
             raise not_found(value)
 
     def create_grant(self, ctx: GraphContext) -> Response:  # pylint: disable=too-many-branches
-        """Validation order of graph-semantics §4.4: body JSON -> required/read-only -> formats/enums -> references
+        """Validation order (docs/dev/graph-behaviour.md#create-validation): body JSON -> required/read-only -> formats/enums -> references
         -> (strict scopes) -> uniqueness -> 201."""
         body = self.json_body(ctx)
         beta = ctx.version == "beta"

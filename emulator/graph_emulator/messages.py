@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 JSON_CONTENT_TYPE = "application/json"
-# What Graph sends on successful JSON responses (graph-semantics §3.7).
+# What Graph sends on successful JSON responses (docs/dev/graph-behaviour.md#response-headers).
 ODATA_JSON_CONTENT_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 TEXT_CONTENT_TYPE = "text/plain"
 

@@ -90,7 +90,7 @@ def _option_name(name: str, allow_bare: bool) -> Optional[str]:
     lowered = name.lower()
     if lowered.startswith("$"):
         return lowered[1:]
-    if allow_bare and lowered in SYSTEM_OPTIONS:  # beta accepts options without '$' (graph-semantics §5.3)
+    if allow_bare and lowered in SYSTEM_OPTIONS:  # beta accepts options without '$' (docs/dev/graph-behaviour.md#odata-literals)
         return lowered
     return None
 

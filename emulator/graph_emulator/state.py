@@ -1,7 +1,7 @@
 """The emulated directory: tenant, apps (credentials), service principals, users and delegated permission grants.
 
 Grants have two views. ``grants`` is the truth that writes act on; reads go through ``visible_grant(s)``, which
-can lag behind recent writes (the ``replication_delay_*`` knobs, graph-semantics §6).
+can lag behind recent writes (the ``replication_delay_*`` knobs, docs/dev/graph-behaviour.md#replication-lag).
 """
 
 import base64
@@ -37,7 +37,7 @@ def canonical_guid(value: str) -> str:
 
 
 def grant_id(client_id: str, resource_id: str, principal_id: Optional[str] = None) -> str:
-    """The grant id as the service builds it (graph-semantics §2.2, derived from 11 documented ids).
+    """The grant id as the service builds it (docs/dev/graph-behaviour.md#grant-id, derived from 11 documented ids).
 
     base64url without padding of the little-endian GUID bytes of clientId + resourceId (+ principalId).
     """
@@ -330,7 +330,7 @@ class Directory:
         self.grants[record["id"]] = record
 
     def _remember_before_write(self, gid: str, replication: Optional[tuple]):
-        """Keep what reads saw before this write, for N reads / T seconds (graph-semantics §6)."""
+        """Keep what reads saw before this write, for N reads / T seconds (docs/dev/graph-behaviour.md#replication-lag)."""
         if not replication:
             return
         reads, seconds = replication

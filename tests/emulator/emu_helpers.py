@@ -28,7 +28,7 @@ USER_SVC_BACKUP = "3b4d5e6f-7081-4293-9dae-2f3a4b5c6d7e"
 USER_ONEIL = "4c5e6f70-8192-43a4-8ebf-3a4b5c6d7e8f"
 UPN_ADELE_GUEST = "adele.vance_fabrikam.com#EXT#@contoso.onmicrosoft.com"
 
-# Seeded grants (ids follow graph-semantics §2.2).
+# Seeded grants (ids follow docs/dev/graph-behaviour.md#grant-id).
 GRANT_HR_GRAPH_ALL = "lnAeXYwrDk-aW2x9jp-gsVI8eh9OjWpLnB0uP0pbbH0"  # scope " openid  profile User.Read"
 GRANT_HR_GRAPH_MEGAN = "lnAeXYwrDk-aW2x9jp-gsVI8eh9OjWpLnB0uP0pbbH08KxoOXk1gT4p7nA0eLzpL"
 GRANT_PAYROLL_GRAPH_ADELE = "p4Evbp08H0qLbH2On6CxwlI8eh9OjWpLnB0uP0pbbH1eTTwqcG-CQYydHi86S1xt"

@@ -1,4 +1,4 @@
-"""JSON batching (graph-semantics §8)."""
+"""JSON batching (docs/dev/graph-behaviour.md#batch)."""
 
 import pytest
 

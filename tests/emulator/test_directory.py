@@ -1,4 +1,4 @@
-"""Service principal and user resolution (graph-semantics §5): keys, filters, escaping, $select, beta naming."""
+"""Service principal and user resolution (docs/dev/graph-behaviour.md#service-principals, #users): keys, filters, escaping, $select, beta naming."""
 
 import uuid
 

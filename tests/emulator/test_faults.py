@@ -1,4 +1,4 @@
-"""Every fault knob of the control plane (graph-semantics §6, §7, §10 rule 11)."""
+"""Every fault knob of the control plane (docs/dev/graph-behaviour.md#replication-lag, #throttling; docs/dev/emulator.md)."""
 
 import concurrent.futures
 import email.utils

@@ -1,4 +1,4 @@
-"""The grant id algorithm (graph-semantics §2.2) against the ids documented by Microsoft."""
+"""The grant id algorithm (docs/dev/graph-behaviour.md#grant-id) against the ids documented by Microsoft."""
 
 import re
 
