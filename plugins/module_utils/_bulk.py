@@ -168,6 +168,8 @@ class BulkGrantService(object):
             declared = set(seen_keys)
             for client_id in sorted(set(e['key'].client_id.lower() for e in entries)):
                 for raw in grants_by_client.get(client_id, []):
+                    if (raw.get('clientId') or '').lower() != client_id:
+                        continue  # listed for this client by mistake (a navigation filter or listing gone wrong)
                     norm = ((raw.get('clientId') or '').lower(), (raw.get('resourceId') or '').lower(),
                             (raw.get('principalId') or '').lower() if raw.get('consentType') == CONSENT_PRINCIPAL else '')
                     if norm in declared:

@@ -243,6 +243,20 @@ def test_exclusive_keeps_grants_declared_absent_out_of_removed(graph, sleeper):
     assert len(graph.calls_of('DELETE', ids['undeclared'])) == 1
 
 
+def test_exclusive_never_deletes_a_grant_of_another_client_listed_by_mistake(graph, sleeper):
+    ids = exclusive_tenant(graph)
+
+    def every_grant(graph_, call):
+        # A listing Graph got wrong: the client's navigation answers the grants of every client.
+        body = {'value': sorted((dict(g) for g in graph_.grants.values()), key=lambda g: g['id'])}
+        return graph_._response('GET', call.raw_url, 200, body)
+    graph.add_fault('GET', '^/servicePrincipals/%s/oauth2PermissionGrants$' % CLIENT_ID, 'hook', hook=every_grant)
+    result = bulk(graph, sleeper).ensure_all([item(scopes=['User.Read'])], exclusive=True)
+    assert [(w.method, w.path) for w in graph.writes] == [('DELETE', '/oauth2PermissionGrants/' + ids['undeclared'])]
+    assert ids['other_client'] in graph.grants
+    assert len(result['removed']) == 1
+
+
 # ===================================================================== failing items -> the single-grant path
 @pytest.mark.parametrize('status', [409, 400])
 def test_duplicate_in_the_batch_is_adopted(graph, sleeper, status):
