@@ -257,7 +257,7 @@ class BulkGrantService(object):
             try:
                 if response is None:
                     error = batch_error
-                elif response.status in (400, 404, 409, 429) or response.status >= 500:
+                elif response.status in (400, 404, 409, 424, 429) or response.status >= 500:
                     error = error_from_response(response, request['method'], request['url'])
                 else:
                     raise error_from_response(response, request['method'], request['url'])

@@ -389,6 +389,35 @@ def test_throttled_append_item_is_planned_again_from_a_fresh_read(graph, sleeper
     assert result['results'][0]['grant']['scopes'] == ['Calendars.Read', 'Mail.Read', 'User.Read']
 
 
+def not_run_after(scope_they_write):
+    """Another writer sets ``scope_they_write``; our batched write is answered 424 (it did not run)."""
+    def hook(graph_, call):
+        graph_.grants[call.path.rsplit('/', 1)[-1]]['scope'] = scope_they_write
+        return graph_._error(call.method, call.raw_url, 424, 'FailedDependency',
+                             'A request this request depends on failed.')
+    return hook
+
+
+def test_an_append_item_that_did_not_run_is_planned_again_from_a_fresh_read(graph, sleeper):
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    graph.add_fault('PATCH', '^/oauth2PermissionGrants/', 'hook', hook=not_run_after('User.Read Calendars.Read'))
+    result = bulk(graph, sleeper).ensure_all([item(scopes=['Mail.Read'], scope_mode='append')])
+    assert [(w.method, w.via) for w in graph.writes] == [('PATCH', 'batch'), ('PATCH', 'request')]
+    assert normalize_scopes(graph.writes[1].body['scope']) == ['Calendars.Read', 'Mail.Read', 'User.Read']
+    assert scopes_of(graph, gid) == ['Calendars.Read', 'Mail.Read', 'User.Read']
+    assert result['results'][0]['action'] == 'updated'
+
+
+def test_a_remove_item_that_did_not_run_is_not_replayed_as_a_delete(graph, sleeper):
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    graph.add_fault('DELETE', '^/oauth2PermissionGrants/', 'hook', hook=not_run_after('User.Read Calendars.Read'))
+    result = bulk(graph, sleeper).ensure_all([item(scopes=['User.Read'], scope_mode='remove')])
+    # Another writer added a scope meanwhile: the grant is kept, with only what they added.
+    assert [(w.method, w.via) for w in graph.writes] == [('DELETE', 'batch'), ('PATCH', 'request')]
+    assert scopes_of(graph, gid) == ['Calendars.Read']
+    assert result['results'][0]['action'] == 'updated'
+
+
 def test_lost_batch_answer_is_reconciled_per_grant_without_writing_twice(graph, sleeper):
     ids = {
         'payroll': graph.add_grant(CLIENT2_ID, RESOURCE_ID, 'openid'),
