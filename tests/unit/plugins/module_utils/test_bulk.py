@@ -370,6 +370,31 @@ def test_guard_restores_a_scope_lost_right_after_the_batched_write(graph, sleepe
     assert all(r['retry_throttled'] is False for r in graph.batch_requests if r['method'] == 'PATCH')
 
 
+DENIED = dict(code='Authorization_RequestDenied', message='Insufficient privileges to complete the operation.')
+
+
+def test_a_failing_guard_read_names_the_item(graph, sleeper):
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    graph.add_fault('GET', '^/oauth2PermissionGrants/' + gid + '$', 'status', status=403, **DENIED)
+    with pytest.raises(GraphError) as info:
+        bulk(graph, sleeper).ensure_all([item(scopes=['Mail.Read'], scope_mode='append')])
+    assert str(info.value).startswith('grants[0] (Contoso HR Portal -> Microsoft Graph): GET ')
+
+
+def test_a_failing_guard_repair_names_the_item(graph, sleeper):
+    graph.add_grant(CLIENT2_ID, RESOURCE_ID, 'openid')
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    path = '^/oauth2PermissionGrants/' + gid + '$'
+    graph.add_fault('PATCH', path, 'hook', hook=another_writer('User.Read Calendars.Read'))  # our scope is lost
+    graph.add_fault('PATCH', path, 'status', status=429, code='TooManyRequests')  # the batched repair: single path
+    graph.add_fault('PATCH', path, 'status', status=403, **DENIED)                # which is refused
+    with pytest.raises(GraphError) as info:
+        bulk(graph, sleeper).ensure_all([item(client='Contoso Payroll', scopes=['profile'], scope_mode='append'),
+                                         item(scopes=['Mail.Read'], scope_mode='append')])
+    assert info.value.status == 403
+    assert str(info.value).startswith('grants[1] (Contoso HR Portal -> Microsoft Graph): PATCH ')
+
+
 def test_exact_items_are_not_guarded_and_may_be_re_sent_by_the_client(graph, sleeper):
     graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
     bulk(graph, sleeper).ensure_all([item(scopes=['Mail.Read']), item(client='Contoso Payroll', scopes=['openid'])])
