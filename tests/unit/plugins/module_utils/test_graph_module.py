@@ -402,7 +402,7 @@ def test_validate_certs_false_warns(http_server):
 @pytest.mark.parametrize('token, why', [
     ('pre-acquired-token-abcdef', '1 dot-separated part'),
     ('Bearer ' + JWT, 'starts with "Bearer "'),
-    ('"%s"' % JWT, 'dot-separated'),
+    ('"%s"' % JWT, 'not base64url'),
     ('bm90LWpzb24.eyJ4IjoxfQ.sig', 'first part is not a JWT header'),
 ])
 def test_an_access_token_that_is_not_a_jwt_is_refused_before_any_request(http_server, token, why):
