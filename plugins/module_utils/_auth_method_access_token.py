@@ -47,8 +47,11 @@ def jwt_shape_problem(token):
     if re.search(r'\s', token):
         return 'it contains whitespace'
     parts = token.split('.')
-    if len(parts) not in (3, 5) or not all(re.match(r'^[A-Za-z0-9_-]*$', part) for part in parts) or not parts[0]:
+    if len(parts) not in (3, 5):
         return 'it has %d dot-separated part%s of base64url text, a JWT has 3' % (len(parts), '' if len(parts) == 1 else 's')
+    if not all(re.match(r'^[A-Za-z0-9_-]*$', part) for part in parts):
+        return ('it contains a character that is not base64url text (a JWT has only letters, digits, "-" and "_" '
+                'between its dots)')
     try:
         header = json.loads(base64.urlsafe_b64decode(parts[0] + '=' * (-len(parts[0]) % 4)).decode('utf-8'))
     except (ValueError, TypeError, UnicodeDecodeError):

@@ -30,6 +30,15 @@ CLOUDS = {
     'china': dict(graph_url='https://microsoftgraph.chinacloudapi.cn', authority_url='https://login.chinacloudapi.cn'),
 }
 
+# AAP's Azure Resource Manager credential names the cloud the way the Azure SDKs do (AZURE_CLOUD_ENVIRONMENT).
+AZURE_CLOUD_ENVIRONMENTS = {
+    'azurecloud': 'global',
+    'azurepubliccloud': 'global',
+    'azureusgovernment': 'usgov',
+    'azureusgovernmentcloud': 'usgov',
+    'azurechinacloud': 'china',
+}
+
 API_VERSIONS = ('v1.0', 'beta')
 
 #: Environment fallbacks of the connection options, first match wins (the public contract, docs/interface).

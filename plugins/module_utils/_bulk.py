@@ -168,6 +168,8 @@ class BulkGrantService(object):
             declared = set(seen_keys)
             for client_id in sorted(set(e['key'].client_id.lower() for e in entries)):
                 for raw in grants_by_client.get(client_id, []):
+                    if (raw.get('clientId') or '').lower() != client_id:
+                        continue  # listed for this client by mistake (a navigation filter or listing gone wrong)
                     norm = ((raw.get('clientId') or '').lower(), (raw.get('resourceId') or '').lower(),
                             (raw.get('principalId') or '').lower() if raw.get('consentType') == CONSENT_PRINCIPAL else '')
                     if norm in declared:
@@ -255,7 +257,7 @@ class BulkGrantService(object):
             try:
                 if response is None:
                     error = batch_error
-                elif response.status in (400, 404, 409, 429) or response.status >= 500:
+                elif response.status in (400, 404, 409, 424, 429) or response.status >= 500:
                     error = error_from_response(response, request['method'], request['url'])
                 else:
                     raise error_from_response(response, request['method'], request['url'])
@@ -268,7 +270,7 @@ class BulkGrantService(object):
                             and e['item'].get('scope_mode', 'exact') != 'exact'])
 
     def _guard_merges(self, guarded):
-        """The re-read-after-write guard of ``GrantService._guard_merge`` for every append/remove PATCH of the batch
+        """The re-read-after-write guard of ``GrantWriter._guard_merge`` for every append/remove PATCH of the batch
         at once: one settle delay, one batched read per round, the lost scopes re-applied in one batched write."""
         reconcile = self.writer.reconcile
         rounds = 0
@@ -281,7 +283,7 @@ class BulkGrantService(object):
                 if response.status == 404:
                     continue  # deleted meanwhile by someone else: nothing of ours to protect
                 if response.status >= 300:
-                    raise error_from_response(response)
+                    raise _about(error_from_response(response), entry)
                 seen = grant_view(response.json)
                 entry['after'] = seen
                 again = plan_change(seen, entry['item'].get('scopes') or [], entry['item'].get('scope_mode', 'exact'), 'present')
@@ -310,8 +312,11 @@ class BulkGrantService(object):
                     continue
                 # Throttled or unknown outcome: finish this grant on the single path (it reads and plans again).
                 item = entry['item']
-                outcome = self.writer.update(entry['key'], seen, again, item.get('scopes') or [],
-                                             item.get('scope_mode', 'exact'), prior_error=error)
+                try:
+                    outcome = self.writer.update(entry['key'], seen, again, item.get('scopes') or [],
+                                                 item.get('scope_mode', 'exact'), prior_error=error)
+                except GraphError as err:
+                    raise _about(err, entry)
                 entry['after'] = outcome.after  # None: remove mode ended with no scope left, the grant is gone
 
     def _converge_one(self, entry, error):

@@ -17,7 +17,7 @@ from collections import namedtuple
 
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_errors import permission_hints
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_reader import GrantReader
-from ansible_collections.msgraph.grants.plugins.module_utils._grant_writer import GrantWriter, ReconcileSettings
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_writer import GrantWriter
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
     ACTION_CREATED,
     ACTION_UNCHANGED,
@@ -38,9 +38,6 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._labels import grant_label, names_of
 from ansible_collections.msgraph.grants.plugins.module_utils._resolve import Resolver
-
-# ReconcileSettings: the type of GrantService's ``reconcile`` argument.
-__all__ = ['GrantService', 'ReconcileSettings']
 
 # What resolving and reading one grant found: its ``key``, the grant as read (raw, None when absent), the resource
 # service principal when its published scopes are needed (else None), and the ``header`` naming it in the diff.

@@ -57,6 +57,12 @@ def grant_path(grant_id):
     return '{0}/{1}'.format(GRANTS_PATH, grant_id)
 
 
+def _not_applied(err):
+    """The write was not applied and may be planned again: throttled (429, within the budget), or a ``$batch`` item
+    answered 424 Failed Dependency (it did not run)."""
+    return err.status == 424 or (err.status == 429 and not err.retries_exhausted)
+
+
 class _Attempts(object):
     """Sends a write; when its first attempt was made elsewhere (a ``$batch`` item), that attempt's failure is raised
     in its place, so the caller's recovery logic sees it exactly as if it had sent the request itself."""
@@ -241,8 +247,8 @@ class GrantWriter(object):
     def update(self, key, current, plan, requested, scope_mode, attempts_left=2, prior_error=None):
         """PATCH the scope of ``current``."""
         # exact sends the whole wanted set, which does not depend on what we read: the client may re-send it after a
-        # 429. append/remove computed it from what we read: after a 429, read again and plan again (another writer may
-        # have changed the grant while we waited), never re-send the old body.
+        # 429. append/remove computed it from what we read: after a 429 (or a $batch item's 424: it did not run), read
+        # again and plan again (another writer may have changed the grant meanwhile), never re-send the old body.
         read_modify_write = scope_mode != 'exact'
         attempts = _Attempts(prior_error)
         lag = self.reconcile.delays()
@@ -251,7 +257,7 @@ class GrantWriter(object):
                 attempts.send(self.client.patch, grant_path(current['id']), {'scope': scope_string(plan.scopes_after)},
                               retry_throttled=not read_modify_write)
             except GraphError as err:
-                if err.status == 429 and not err.retries_exhausted:
+                if _not_applied(err):
                     found = self._read_after_throttle(key, err)
                     if found is None:
                         return self._create_instead(key, requested, scope_mode)
@@ -300,8 +306,10 @@ class GrantWriter(object):
 
     def _read_after_throttle(self, key, err):
         """A read-modify-write answered 429: wait what Graph asked (charged to the run's retry budget, which raises
-        when exhausted), then read the grant again for a new plan."""
-        self.client.wait_before_retry(err)
+        when exhausted), then read the grant again for a new plan. A 424 (a $batch item that did not run because
+        another failed) asks for no wait: read again at once."""
+        if err.status == 429:
+            self.client.wait_before_retry(err)
         return self.reader.read_grant_by_key(key)
 
     def _guard_merge(self, key, requested, scope_mode, after):
@@ -335,8 +343,9 @@ class GrantWriter(object):
 
     def delete(self, key, current, plan, prior_error=None, replan=None, attempts_left=2):
         """DELETE the grant. ``replan`` = (requested, scope_mode) when the delete comes from a ``present`` plan (remove
-        mode took the last scope): it was computed from what we read, so after a 429 or an unknown outcome the grant
-        is read again and planned anew instead of deleted blindly (another writer may have added a scope)."""
+        mode took the last scope): it was computed from what we read, so after a 429 (or a $batch item's 424) or an
+        unknown outcome the grant is read again and planned anew instead of deleted blindly (another writer may have
+        added a scope)."""
         path = grant_path(current['id'])
         attempts = _Attempts(prior_error)
         lag = self.reconcile.delays()
@@ -353,12 +362,12 @@ class GrantWriter(object):
                         return self._converge_existing(key, found, replan[0], replan[1], attempts_left=attempts_left)
                     path = grant_path(found['id'])
                     continue
-                throttled = err.status == 429 and not err.retries_exhausted
-                if not (throttled or err.ambiguous) or attempts_left <= 0:
+                not_applied = _not_applied(err)
+                if not (not_applied or err.ambiguous) or attempts_left <= 0:
                     raise
-                if throttled:
+                if err.status == 429 and not_applied:
                     self.client.wait_before_retry(err)
-                else:
+                elif not not_applied:
                     attempts_left -= 1
                 found = self.reader.read_grant_by_key(key)
                 if found is None:

@@ -43,6 +43,7 @@ except ImportError:  # pragma: no cover - exercised by the import sanity test on
     import traceback
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
+    requests = None
     CaseInsensitiveDict = dict
 
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError, path_only

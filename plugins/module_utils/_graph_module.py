@@ -10,8 +10,7 @@ place where errors become ``fail_json``.
 
 Typical module::
 
-    module = AnsibleModule(argument_spec=graph_argument_spec(my_options), supports_check_mode=True,
-                           **graph_module_kwargs())
+    module = AnsibleModule(argument_spec=graph_argument_spec(my_options), supports_check_mode=True)
     graph = GraphModule(module)          # fails the module itself on bad connection options / missing libraries
     with graph.failing_cleanly():        # GraphError, GrantInputError or anything unexpected -> fail_json
         ... graph.client().get_all('/oauth2PermissionGrants', params={...}) ...
@@ -33,28 +32,23 @@ from ansible_collections.msgraph.grants.plugins.module_utils._auth_methods impor
     missing_libraries,
     resolve_connection,
 )
-from ansible_collections.msgraph.grants.plugins.module_utils._auth_settings import API_VERSIONS, CLOUDS, OPTION_ENV
+from ansible_collections.msgraph.grants.plugins.module_utils._auth_settings import (
+    API_VERSIONS,
+    AZURE_CLOUD_ENVIRONMENTS,
+    CLOUDS,
+    OPTION_ENV,
+)
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import GrantInputError
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import DEFAULT_RETRY_BUDGET, DEFAULT_TIMEOUT, GraphClient
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import (
+    DEFAULT_RETRY_BUDGET,
+    DEFAULT_TIMEOUT,
+    GraphClient,
+    requests,
+)
 from ansible_collections.msgraph.grants.plugins.module_utils._redaction import redact, register_secret
 
-try:
-    import requests
-except ImportError:  # pragma: no cover - reported through missing_required_lib
-    requests = None
-
 ISSUES_URL = 'https://github.com/msgraph-grants/msgraph.grants/issues'
-
-
-# AAP's Azure Resource Manager credential names the cloud the way the Azure SDKs do.
-AZURE_CLOUD_ENVIRONMENTS = {
-    'azurecloud': 'global',
-    'azurepubliccloud': 'global',
-    'azureusgovernment': 'usgov',
-    'azureusgovernmentcloud': 'usgov',
-    'azurechinacloud': 'china',
-}
 
 
 def nonempty_env_fallback(*names):
@@ -102,28 +96,6 @@ def graph_argument_spec(extra=None):
     if extra:
         spec.update(extra)
     return spec
-
-
-def graph_module_kwargs(**extra):
-    """Constraints on the connection options, to pass to AnsibleModule together with the module's own.
-
-    Deliberately (almost) empty: every credential option has an environment fallback and AnsibleModule applies
-    fallbacks BEFORE checking mutually_exclusive/required_together, so such rules would reject the common case of a
-    playbook value next to an injected credential (AAP injects AZURE_CLIENT_ID/AZURE_TENANT/AZURE_SECRET). Which
-    credential wins is decided by ``auth_method`` (``auto`` order) in ``resolve_connection``, whose errors name the
-    missing option and its environment variables. The module's own rules (``extra``) are merged in.
-    """
-    kwargs = dict(mutually_exclusive=[], required_together=[], required_if=[], required_one_of=[], required_by={})
-    for key, value in extra.items():
-        if key in kwargs and isinstance(kwargs[key], list):
-            kwargs[key] = kwargs[key] + list(value or [])
-        elif key in kwargs and isinstance(kwargs[key], dict):
-            merged = dict(kwargs[key])
-            merged.update(value or {})
-            kwargs[key] = merged
-        else:
-            kwargs[key] = value
-    return dict((k, v) for k, v in kwargs.items() if v)
 
 
 def fail_from_error(module, err, **extra):
@@ -246,11 +218,3 @@ class GraphModule(object):
             self.module.debug(text)
         except Exception:  # pragma: no cover
             pass
-
-    def fail(self, err, **extra):
-        fail_from_error(self.module, err, **extra)
-
-    def connection_info(self):
-        """Secret-free facts about the connection, handy in module results/debugging."""
-        s = self.settings
-        return dict(graph_url=s.graph_root, api_version=s.api_version, auth_method=s.auth_method, cloud=s.cloud)

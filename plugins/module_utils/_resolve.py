@@ -84,7 +84,7 @@ class User(object):
 
 def plain_get_may_differ(value):
     """A UPN whose forms are documented for plain requests only (guest '#EXT#', '$' key literal): inside a ``$batch``
-    a 404 for it is confirmed with a plain GET (docs/dev/graph-behaviour.md)."""
+    a 404 (or 400) for it is confirmed with a plain GET (docs/dev/graph-behaviour.md)."""
     return not is_guid(value) and ('#' in value or value.startswith('$'))
 
 
@@ -148,7 +148,9 @@ class Resolver(object):
         return _Lookup(role, value, requests)
 
     def user_lookup(self, value):
-        return _Lookup('principal', value, [relative_url(user_path(value), [('$select', USER_FIELDS)])])
+        # Inside a $batch, Graph may refuse these forms with 400 as well as 404: both send us to the plain GET.
+        miss = MISS_STATUSES if plain_get_may_differ(value) else (404,)
+        return _Lookup('principal', value, [relative_url(user_path(value), [('$select', USER_FIELDS)])], miss=miss)
 
     @staticmethod
     def client_grants_lookup(client_value, odata_filter=None):
@@ -232,10 +234,13 @@ class Resolver(object):
         return ServicePrincipal(candidates[0], self.scopes_property)
 
     def user(self, lookup):
+        if not lookup.batched:
+            lookup.miss = (404,)  # a 400 to a plain GET is Graph's error, reported as such
         found = self._found(lookup)
         if not found and lookup.batched and plain_get_may_differ(lookup.value):
             # Documented for plain requests only: ask again outside the $batch before concluding.
             lookup.responses = [self.client.request('GET', lookup.requests[0], raise_for_status=False)]
+            lookup.miss = (404,)
             found = self._found(lookup)
         if not found:
             raise GrantInputError(

@@ -22,20 +22,16 @@ try:
 except ImportError:  # pragma: no cover - the client reports the missing library
     HAS_REQUESTS = False
 
+from ansible_collections.msgraph.grants.plugins.module_utils._errors import path_only
 from ansible_collections.msgraph.grants.plugins.module_utils._redaction import redact
 
 MAX_LISTED = 50            # entries kept in ``retries`` (a run throttled for minutes must not flood its result)
 
 
-def _path(url):
-    """``/v1.0/users/x`` from a full URL, without the query (names in filters stay out of the summary)."""
-    text = re.sub(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]+', '', url or '')
-    return text.split('?', 1)[0] or '/'
-
-
 def _collection(url):
-    """``/servicePrincipals`` for ``/servicePrincipals(appId='...')`` or ``/servicePrincipals/{id}``."""
-    path = _path(url)
+    """``/servicePrincipals`` for ``/servicePrincipals(appId='...')`` or ``/servicePrincipals/{id}`` (never the
+    query: names in filters stay out of the summary)."""
+    path = path_only(url or '') or '/'
     match = re.match(r'^(/[^/(?]+)', path)
     return match.group(1) if match else path
 

@@ -23,15 +23,9 @@ import re
 import time
 
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import AuthError, ConfigError, GraphError
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import HAS_REQUESTS
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import HAS_REQUESTS, requests
 from ansible_collections.msgraph.grants.plugins.module_utils._redaction import register_secret, redact
 from ansible_collections.msgraph.grants.plugins.module_utils._token_cache import TokenCacheStore
-
-try:
-    import requests
-    import requests.exceptions
-except ImportError:  # pragma: no cover - HAS_REQUESTS is False: missing_libraries() reports it
-    requests = None
 
 MSAL_IMPORT_ERROR = None
 try:

@@ -44,14 +44,14 @@ def main():
             raise SystemExit("unknown option %s" % option)
     mod = importlib.import_module("ansible_collections.msgraph.grants.plugins.modules.%s" % module)
     if no_guard:
-        service = importlib.import_module("ansible_collections.msgraph.grants.plugins.module_utils._grant_service")
-        original = service.ReconcileSettings.__init__
+        writer = importlib.import_module("ansible_collections.msgraph.grants.plugins.module_utils._grant_writer")
+        original = writer.ReconcileSettings.__init__
 
         def without_guard(self, *args, **kwargs):
             kwargs["merge_rounds"] = 0
             original(self, *args, **kwargs)
 
-        service.ReconcileSettings.__init__ = without_guard
+        writer.ReconcileSettings.__init__ = without_guard
     if go is not None:
         with open(ready, "w") as handle:
             handle.write("ready\n")

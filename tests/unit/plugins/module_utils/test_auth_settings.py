@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.msgraph.grants.plugins.module_utils import _auth_settings
 from ansible_collections.msgraph.grants.plugins.module_utils._auth_methods import resolve_connection
-from ansible_collections.msgraph.grants.plugins.module_utils._auth_settings import CLOUDS
+from ansible_collections.msgraph.grants.plugins.module_utils._auth_settings import AZURE_CLOUD_ENVIRONMENTS, CLOUDS
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import ConfigError
 from ansible_collections.msgraph.grants.tests.unit.utils.auth_testing import CLIENT_ID, SECRET, TENANT, params
 
@@ -22,6 +22,12 @@ def test_cloud_table():
         'usgov_dod': dict(graph_url='https://dod-graph.microsoft.us', authority_url='https://login.microsoftonline.us'),
         'china': dict(graph_url='https://microsoftgraph.chinacloudapi.cn', authority_url='https://login.chinacloudapi.cn'),
     }
+
+
+def test_aap_cloud_names_sit_beside_the_clouds_they_name():
+    # AZURE_CLOUD_ENVIRONMENT values (lower-cased) each name one of our clouds.
+    assert set(AZURE_CLOUD_ENVIRONMENTS.values()) <= set(CLOUDS)
+    assert all(name == name.lower() for name in AZURE_CLOUD_ENVIRONMENTS)
 
 
 @pytest.mark.parametrize('cloud, graph, login', [

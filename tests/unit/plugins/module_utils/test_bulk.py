@@ -243,6 +243,20 @@ def test_exclusive_keeps_grants_declared_absent_out_of_removed(graph, sleeper):
     assert len(graph.calls_of('DELETE', ids['undeclared'])) == 1
 
 
+def test_exclusive_never_deletes_a_grant_of_another_client_listed_by_mistake(graph, sleeper):
+    ids = exclusive_tenant(graph)
+
+    def every_grant(graph_, call):
+        # A listing Graph got wrong: the client's navigation answers the grants of every client.
+        body = {'value': sorted((dict(g) for g in graph_.grants.values()), key=lambda g: g['id'])}
+        return graph_._response('GET', call.raw_url, 200, body)
+    graph.add_fault('GET', '^/servicePrincipals/%s/oauth2PermissionGrants$' % CLIENT_ID, 'hook', hook=every_grant)
+    result = bulk(graph, sleeper).ensure_all([item(scopes=['User.Read'])], exclusive=True)
+    assert [(w.method, w.path) for w in graph.writes] == [('DELETE', '/oauth2PermissionGrants/' + ids['undeclared'])]
+    assert ids['other_client'] in graph.grants
+    assert len(result['removed']) == 1
+
+
 # ===================================================================== failing items -> the single-grant path
 @pytest.mark.parametrize('status', [409, 400])
 def test_duplicate_in_the_batch_is_adopted(graph, sleeper, status):
@@ -356,6 +370,31 @@ def test_guard_restores_a_scope_lost_right_after_the_batched_write(graph, sleepe
     assert all(r['retry_throttled'] is False for r in graph.batch_requests if r['method'] == 'PATCH')
 
 
+DENIED = dict(code='Authorization_RequestDenied', message='Insufficient privileges to complete the operation.')
+
+
+def test_a_failing_guard_read_names_the_item(graph, sleeper):
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    graph.add_fault('GET', '^/oauth2PermissionGrants/' + gid + '$', 'status', status=403, **DENIED)
+    with pytest.raises(GraphError) as info:
+        bulk(graph, sleeper).ensure_all([item(scopes=['Mail.Read'], scope_mode='append')])
+    assert str(info.value).startswith('grants[0] (Contoso HR Portal -> Microsoft Graph): GET ')
+
+
+def test_a_failing_guard_repair_names_the_item(graph, sleeper):
+    graph.add_grant(CLIENT2_ID, RESOURCE_ID, 'openid')
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    path = '^/oauth2PermissionGrants/' + gid + '$'
+    graph.add_fault('PATCH', path, 'hook', hook=another_writer('User.Read Calendars.Read'))  # our scope is lost
+    graph.add_fault('PATCH', path, 'status', status=429, code='TooManyRequests')  # the batched repair: single path
+    graph.add_fault('PATCH', path, 'status', status=403, **DENIED)                # which is refused
+    with pytest.raises(GraphError) as info:
+        bulk(graph, sleeper).ensure_all([item(client='Contoso Payroll', scopes=['profile'], scope_mode='append'),
+                                         item(scopes=['Mail.Read'], scope_mode='append')])
+    assert info.value.status == 403
+    assert str(info.value).startswith('grants[1] (Contoso HR Portal -> Microsoft Graph): PATCH ')
+
+
 def test_exact_items_are_not_guarded_and_may_be_re_sent_by_the_client(graph, sleeper):
     graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
     bulk(graph, sleeper).ensure_all([item(scopes=['Mail.Read']), item(client='Contoso Payroll', scopes=['openid'])])
@@ -373,6 +412,35 @@ def test_throttled_append_item_is_planned_again_from_a_fresh_read(graph, sleeper
         ['Mail.Read', 'User.Read'], ['Calendars.Read', 'Mail.Read', 'User.Read']]
     assert graph.throttle_waits == [None]
     assert result['results'][0]['grant']['scopes'] == ['Calendars.Read', 'Mail.Read', 'User.Read']
+
+
+def not_run_after(scope_they_write):
+    """Another writer sets ``scope_they_write``; our batched write is answered 424 (it did not run)."""
+    def hook(graph_, call):
+        graph_.grants[call.path.rsplit('/', 1)[-1]]['scope'] = scope_they_write
+        return graph_._error(call.method, call.raw_url, 424, 'FailedDependency',
+                             'A request this request depends on failed.')
+    return hook
+
+
+def test_an_append_item_that_did_not_run_is_planned_again_from_a_fresh_read(graph, sleeper):
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    graph.add_fault('PATCH', '^/oauth2PermissionGrants/', 'hook', hook=not_run_after('User.Read Calendars.Read'))
+    result = bulk(graph, sleeper).ensure_all([item(scopes=['Mail.Read'], scope_mode='append')])
+    assert [(w.method, w.via) for w in graph.writes] == [('PATCH', 'batch'), ('PATCH', 'request')]
+    assert normalize_scopes(graph.writes[1].body['scope']) == ['Calendars.Read', 'Mail.Read', 'User.Read']
+    assert scopes_of(graph, gid) == ['Calendars.Read', 'Mail.Read', 'User.Read']
+    assert result['results'][0]['action'] == 'updated'
+
+
+def test_a_remove_item_that_did_not_run_is_not_replayed_as_a_delete(graph, sleeper):
+    gid = graph.add_grant(CLIENT_ID, RESOURCE_ID, 'User.Read')
+    graph.add_fault('DELETE', '^/oauth2PermissionGrants/', 'hook', hook=not_run_after('User.Read Calendars.Read'))
+    result = bulk(graph, sleeper).ensure_all([item(scopes=['User.Read'], scope_mode='remove')])
+    # Another writer added a scope meanwhile: the grant is kept, with only what they added.
+    assert [(w.method, w.via) for w in graph.writes] == [('DELETE', 'batch'), ('PATCH', 'request')]
+    assert scopes_of(graph, gid) == ['Calendars.Read']
+    assert result['results'][0]['action'] == 'updated'
 
 
 def test_lost_batch_answer_is_reconciled_per_grant_without_writing_twice(graph, sleeper):

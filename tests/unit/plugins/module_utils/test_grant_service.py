@@ -13,8 +13,12 @@ import itertools
 
 import pytest
 
-from ansible_collections.msgraph.grants.plugins.module_utils._grant_service import GrantService, ReconcileSettings
-from ansible_collections.msgraph.grants.plugins.module_utils._grant_writer import BETA_EXPIRY_TIME, BETA_START_TIME
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_service import GrantService
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_writer import (
+    BETA_EXPIRY_TIME,
+    BETA_START_TIME,
+    ReconcileSettings,
+)
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import GrantInputError, normalize_scopes
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
 

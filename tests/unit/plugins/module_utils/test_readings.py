@@ -254,6 +254,32 @@ def test_an_unknown_guest_still_fails_after_the_plain_read(graph, sleeper):
         single(graph, sleeper).ensure(params(principal='nobody_x.com#EXT#@contoso.com', scopes=['User.Read']))
 
 
+@pytest.mark.parametrize('upn,user_id', [(GUEST_UPN, GUEST_ID), (DOLLAR_UPN, DOLLAR_ID)])
+def test_special_user_names_refused_400_inside_batch_are_read_plainly(graph, sleeper, upn, user_id):
+    graph.add_fault('GET', '^/users', 'status', status=400, code='Request_BadRequest', message='Invalid request.')
+    result = bulk(graph, sleeper).ensure_all([item(principal=upn, scopes=['User.Read']),
+                                              item(principal=ADELE_UPN, scopes=['User.Read'])])
+    assert [r['action'] for r in result['results']] == ['created', 'created']
+    assert result['results'][0]['grant']['principal_id'] == user_id
+    assert [c.via for c in graph.calls if c.path.startswith('/users')] == ['batch', 'batch', 'request']
+
+
+def test_a_400_to_the_plain_read_of_a_special_name_is_reported(graph, sleeper):
+    graph.add_fault('GET', '^/users', 'status', times=2, status=400, code='Request_BadRequest', message='Invalid request.')
+    with pytest.raises(GraphError) as info:
+        bulk(graph, sleeper).ensure_all([item(principal=GUEST_UPN, scopes=['User.Read'])])
+    assert info.value.status == 400 and graph.writes == []
+    assert [c.via for c in graph.calls if c.path.startswith('/users')] == ['batch', 'request']
+
+
+def test_a_400_to_a_plain_user_name_inside_batch_is_an_error(graph, sleeper):
+    graph.add_fault('GET', '^/users', 'status', status=400, code='Request_BadRequest', message='Invalid request.')
+    with pytest.raises(GraphError) as info:
+        bulk(graph, sleeper).ensure_all([item(principal=ADELE_UPN, scopes=['User.Read'])])
+    assert info.value.status == 400
+    assert [c.via for c in graph.calls if c.path.startswith('/users')] == ['batch']
+
+
 # ================================================================================================ smaller ones
 @pytest.mark.parametrize('status', [400, 409])
 def test_duplicate_recognised_by_its_code_whatever_the_message(graph, sleeper, status):
