@@ -200,8 +200,8 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.msgraph.grants.plugins.module_utils._app_role_options import app_role_options
 from ansible_collections.msgraph.grants.plugins.module_utils._app_role_service import AppRoleAssignmentService
-from ansible_collections.msgraph.grants.plugins.module_utils._app_roles import MODES, STATES
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_module import (
     GraphModule,
     graph_argument_spec,
@@ -209,13 +209,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_module impor
 
 
 def main():
-    argument_spec = graph_argument_spec(dict(
-        client=dict(type='str', required=True),
-        resource=dict(type='str', required=True),
-        app_roles=dict(type='list', elements='str'),
-        mode=dict(type='str', choices=list(MODES), default='exact'),
-        state=dict(type='str', choices=list(STATES), default='present'),
-    ))
+    argument_spec = graph_argument_spec(app_role_options())
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,

@@ -140,7 +140,7 @@ retries:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.msgraph.grants.plugins.module_utils._app_role_bulk import BulkAppRoleService
-from ansible_collections.msgraph.grants.plugins.module_utils._app_roles import MODES, STATES
+from ansible_collections.msgraph.grants.plugins.module_utils._app_role_options import app_role_options
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_module import (
     GraphModule,
     graph_argument_spec,
@@ -149,13 +149,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_module impor
 
 def main():
     argument_spec = graph_argument_spec(dict(
-        assignments=dict(type='list', elements='dict', required=True, options=dict(
-            client=dict(type='str', required=True),
-            resource=dict(type='str', required=True),
-            app_roles=dict(type='list', elements='str'),
-            mode=dict(type='str', choices=list(MODES), default='exact'),
-            state=dict(type='str', choices=list(STATES), default='present'),
-        )),
+        assignments=dict(type='list', elements='dict', required=True, options=app_role_options()),
         exclusive=dict(type='bool', default=False),
     ))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
