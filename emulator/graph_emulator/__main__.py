@@ -166,11 +166,13 @@ def cmd_env(args) -> int:
 def cmd_seed(args) -> int:
     """Replace the running emulator's directory with a seed file (the request log and fault knobs are kept)."""
     from .seedfile import SeedFileError, load_seed_file  # pylint: disable=import-outside-toplevel
+    from .server import load_default_seed  # pylint: disable=import-outside-toplevel
     info = _running(args.state_dir)
     if info is None:
         return 1
     try:
-        seed = load_seed_file(args.file)
+        # Like `start --seed`: what the file leaves out (tenant, apps, managed identity) comes from the default seed.
+        seed = load_seed_file(args.file, base=load_default_seed())
     except SeedFileError as err:
         sys.stderr.write(f"msgraph-emulator: invalid seed: {err}\n")
         return 2

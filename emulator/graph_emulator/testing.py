@@ -23,6 +23,7 @@ import requests
 
 from . import connection_env
 from .seedfile import load_seed_file
+from .server import load_default_seed
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
@@ -139,7 +140,7 @@ class RunningEmulator:  # pylint: disable=too-many-instance-attributes
 
     def seed(self, seed):
         """Replace the directory: a dict, or the path of a seed file (YAML or JSON, checked with line numbers)."""
-        self.control.load_seed(seed if isinstance(seed, dict) else load_seed_file(str(seed)))
+        self.control.load_seed(seed if isinstance(seed, dict) else load_seed_file(str(seed), base=load_default_seed()))
 
     def set_faults(self, **knobs) -> dict:
         """Merge fault knobs (throttle_next, replication_delay_reads, readings, ...: docs/dev/emulator.md)."""

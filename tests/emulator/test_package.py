@@ -67,6 +67,11 @@ def test_cli_env_seed_and_log(cli_emulator, tmp_path):
     assert re.search(r"bad\.yml:\d+:\d+: grants\[0\]\.consentType: must be one of AllPrincipals, Principal", refused.stderr)
     seeded = cli("seed", str(EMULATOR_DIR / "graph_emulator" / "seed_default.json"), cwd=cli_emulator)
     assert seeded.returncode == 0 and "4 grants" in seeded.stdout, seeded.stderr
+    no_tenant = tmp_path / "no-tenant.yml"  # what a seed leaves out comes from the default seed, as with `start --seed`
+    no_tenant.write_text("users:\n  - userPrincipalName: ines@contoso.onmicrosoft.com\n    displayName: Ines\n", encoding="utf-8")
+    seeded = cli("seed", str(no_tenant), cwd=cli_emulator)
+    assert seeded.returncode == 0, seeded.stderr
+    seeded = cli("seed", str(EMULATOR_DIR / "graph_emulator" / "seed_default.json"), cwd=cli_emulator)
 
     assert requests.get(f"{info['url']}/v1.0/users", verify=info["ca_path"], timeout=30).status_code == 401
     log = cli("log", cwd=cli_emulator).stdout
