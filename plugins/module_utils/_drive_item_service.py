@@ -1,0 +1,276 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) msgraph.grants contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# PRIVATE to the msgraph.grants collection: no compatibility promise for anything outside it.
+
+"""Sharing permissions of one driveItem: resolve -> read -> plan (pure, ``_drive_permissions``) -> write.
+
+Why it reads and writes the way it does (docs/dev/graph-behaviour.md#drive-permissions):
+- the drive and the item are resolved once to ids (``/users/{id or UPN}/drive``, ``/groups/{id}/drive``,
+  ``/sites/{id}/drive``; a path as ``/drives/{d}/root:/{path}:`` encoded per segment); every later request names
+  ``/drives/{d}/items/{i}``;
+- a write is sent with ``If-Match`` carrying the tag of the item *just read*: whether a permission change bumps the
+  item's eTag is not documented either way, so no tag is ever carried over from before a write;
+- a 412 means somebody changed the item between our read and our write: read again and plan again (at most
+  ``MAX_REPLANS`` times); if the item is then as asked, nothing more is written. With the caller's own ``if_match``
+  the 412 is the answer: the item changed since that tag, and the run fails without planning again;
+- a new permission is created through ``invite`` (``requireSignIn: true``, ``sendInvitation`` always sent), never
+  for a grantee that already has a permission of its own (whether invite replaces or merges roles is not documented).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+
+try:
+    from urllib.parse import quote
+except ImportError:  # pragma: no cover
+    from urllib import quote  # type: ignore
+
+from ansible_collections.msgraph.grants.plugins.module_utils._drive_permissions import (
+    ACTIONS,
+    DrivePermissionError,
+    Grantee,
+    check_roles,
+    encode_path,
+    filter_permissions,
+    permission_view,
+    plan_permission,
+    predicted_permission,
+    result_of,
+    tag_matches,
+)
+from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_errors import with_hint
+from ansible_collections.msgraph.grants.plugins.module_utils._resolve import user_path
+
+MAX_REPLANS = 3
+JSON = {'Content-Type': 'application/json'}
+USER_SELECT = 'id,userPrincipalName,mail,displayName'
+# docs/permissions.md is the one list of these permissions (tests/unit/test_docs_agree.py holds the two together).
+PERMISSIONS_HINT = ('The application needs the Graph application permission Files.ReadWrite.All (Sites.ReadWrite.All '
+                    'also works; with Sites.Selected, an owner or fullcontrol permission on the site) and, for a '
+                    'grantee given by UPN or id, User.ReadBasic.All, with admin consent (reading alone: '
+                    'Files.Read.All); see docs/permissions.md.')
+
+
+@contextlib.contextmanager
+def drive_permission_hints():
+    try:
+        yield
+    except GraphError as err:
+        if err.status == 403 and PERMISSIONS_HINT not in (err.hint or ''):
+            with_hint(err, PERMISSIONS_HINT)
+        raise
+
+
+def drive_path(params):
+    """The drive root path of the one drive source the options name."""
+    if params.get('drive_id'):
+        return '/drives/{0}'.format(quote(params['drive_id'], safe='!'))
+    if params.get('user'):
+        return user_path(params['user']) + '/drive'
+    if params.get('group'):
+        return '/groups/{0}/drive'.format(quote(params['group'], safe=''))
+    if params.get('site_id'):
+        return '/sites/{0}/drive'.format(quote(params['site_id'], safe=','))
+    raise DrivePermissionError('name the drive with one of drive_id, user, group or site_id.')
+
+
+def item_path(drive_id, item_id):
+    return '/drives/{0}/items/{1}'.format(quote(drive_id, safe='!'), quote(item_id, safe='!'))
+
+
+def permissions_path(drive_id, item_id, permission_id=None):
+    path = item_path(drive_id, item_id) + ('/permissions' if permission_id is None else '/permissions/')
+    return path + ('' if permission_id is None else quote(permission_id, safe=''))
+
+
+def _source_label(params):
+    for name in ('drive_id', 'user', 'group', 'site_id'):
+        if params.get(name):
+            return '{0} {1}'.format(name, params[name])
+    return 'the drive'
+
+
+class DriveItem(object):
+    """The item as last read: ids, tags and a label for messages."""
+
+    def __init__(self, drive_id, raw, label):
+        self.drive_id = drive_id
+        self.id = raw.get('id')
+        self.etag = raw.get('eTag')
+        self.ctag = raw.get('cTag')
+        self.label = label
+
+    @property
+    def tag(self):
+        """The tag a write is guarded with: the eTag (whole item), else the cTag (content), else nothing."""
+        return self.etag or self.ctag
+
+
+class DriveItemService(object):
+    """``info(params)``: ``drive_item_permission_info``; ``ensure(params)``: ``drive_item_permission``."""
+
+    def __init__(self, client, check_mode=False, warn=None, max_replans=MAX_REPLANS):
+        self.client = client
+        self.check_mode = check_mode
+        self.warn = warn or (lambda text: None)
+        self.max_replans = max_replans
+
+    # -- resolve and read ---------------------------------------------------------------------------------------
+    def resolve(self, params):
+        """The drive id and the item as read now (from its id or its path)."""
+        source = _source_label(params)
+        if params.get('drive_id'):
+            drive_id = params['drive_id']
+        else:
+            try:
+                drive_id = self.client.get(drive_path(params), params={'$select': 'id'}).get('id')
+            except GraphError as err:
+                if err.status == 404:
+                    with_hint(err, 'No drive for {0}: check the id (for a user, the OneDrive may not be provisioned '
+                                   'yet; it is created when the user first opens it).'.format(source))
+                raise
+        if params.get('path'):
+            where = "'{0}'".format(params['path'])
+            url = '/drives/{0}/root:/{1}:'.format(quote(drive_id, safe='!'), encode_path(params['path']))
+        else:
+            where = 'id {0}'.format(params['item_id'])
+            url = item_path(drive_id, params['item_id'])
+        try:
+            raw = self.client.get(url)
+        except GraphError as err:
+            if err.status == 404:
+                with_hint(err, 'No item {0} on the drive of {1}: check the {2} (a path is relative to the drive root '
+                               'and names the item as the drive shows it).'.format(
+                                   where, source, 'path' if params.get('path') else 'item_id'))
+            raise
+        return DriveItem(drive_id, raw, 'item {0} on the drive of {1}'.format(where, source))
+
+    def reread(self, item):
+        raw = self.client.get(item_path(item.drive_id, item.id))
+        return DriveItem(item.drive_id, raw, item.label)
+
+    def permissions_of(self, item):
+        """Every permission Graph lists for the item (every page)."""
+        return self.client.get_all(permissions_path(item.drive_id, item.id))
+
+    def grantee(self, value):
+        """The grantee with the directory's view of the user (id, UPN, mail) when Graph knows one by that value."""
+        if not value:
+            return None
+        response = self.client.request('GET', user_path(value), params={'$select': USER_SELECT},
+                                       raise_for_status=False)
+        if response.status in (400, 404):
+            return Grantee(value)  # an external address or a group id: matched by the value alone
+        response.raise_for_status()
+        return Grantee(value, response.json or {})
+
+    # -- the info module ----------------------------------------------------------------------------------------
+    def info(self, params):
+        with drive_permission_hints():
+            item = self.resolve(params)
+            permissions = self.permissions_of(item)
+            if params.get('grantee'):
+                permissions = filter_permissions(permissions, self.grantee(params['grantee']))
+        views = [permission_view(p, with_expiration=True) for p in permissions]
+        return {'changed': False, 'permissions': views, 'etag': item.etag, 'item_id': item.id,
+                'drive_id': item.drive_id}
+
+    # -- the module ---------------------------------------------------------------------------------------------
+    def ensure(self, params):
+        state = params.get('state') or 'present'
+        roles = params.get('roles')
+        if state == 'absent' and roles:
+            raise DrivePermissionError('state=absent deletes the permission whatever its roles, so it takes no '
+                                       'roles (got {0}); drop roles, or use state=present.'.format(', '.join(roles)))
+        wanted = check_roles(roles) if state == 'present' else None
+        with drive_permission_hints():
+            item = self.resolve(params)
+            grantee = self.grantee(params.get('grantee'))
+            return self._converge(item, grantee, wanted, state, params)
+
+    def _plan(self, item, grantee, wanted, state, params):
+        return plan_permission(self.permissions_of(item), wanted, state, params.get('permission_id'), grantee,
+                               params.get('create', True), item.label)
+
+    def _converge(self, item, grantee, wanted, state, params):
+        expected = params.get('if_match')
+        plan = self._plan(item, grantee, wanted, state, params)
+        maybe_applied = None  # a write whose outcome is unknown: the action it was, if the re-read shows it done
+        for attempt in range(self.max_replans + 1):
+            if plan.action == 'unchanged':
+                result = result_of(plan, predicted_permission(plan, grantee), item.etag)
+                if maybe_applied is not None:
+                    result.update(changed=True, action=maybe_applied)
+                return result
+            if expected and not tag_matches(expected, item.etag, item.ctag):
+                raise DrivePermissionError(
+                    '{0} changed since if_match {1}: it now has eTag {2} (cTag {3}). Nothing was written; read the '
+                    'item again and decide.'.format(item.label, expected, item.etag, item.ctag))
+            if self.check_mode:
+                return result_of(plan, predicted_permission(plan, grantee), item.etag)
+            try:
+                written = self.write(item, plan, grantee, params)
+            except GraphError as err:
+                if err.status == 412 and expected:
+                    raise with_hint(err, '{0} changed since if_match {1} (Graph answered 412 Precondition Failed); '
+                                         'nothing was written.'.format(item.label, expected))
+                if err.status == 412 or err.ambiguous or (plan.action == 'delete' and err.status == 404):
+                    if err.ambiguous:
+                        maybe_applied = ACTIONS[plan.action]
+                    if attempt == self.max_replans:
+                        raise with_hint(err, '{0} kept changing: {1} writes were each refused because the item had '
+                                             'changed since it was read (412). Nothing was written; run again '
+                                             'later.'.format(item.label, attempt + 1))
+                    item = self.reread(item)
+                    plan = self._plan(item, grantee, wanted, state, params)
+                    continue
+                raise
+            after = self.reread(item)
+            return result_of(plan, predicted_permission(plan, grantee, written), after.etag)
+        raise GraphError('{0}: no plan converged'.format(item.label))  # pragma: no cover - the loop returns or raises
+
+    def _if_match(self, item, params):
+        expected = params.get('if_match')
+        tag = next((t for t in (item.etag, item.ctag) if tag_matches(expected, t)), None) if expected else item.tag
+        if not tag:
+            self.warn('{0} has neither eTag nor cTag: the write is sent without If-Match, so a change made '
+                      'meanwhile by somebody else cannot be detected.'.format(item.label))
+            return dict(JSON)
+        headers = dict(JSON)
+        headers['If-Match'] = tag
+        return headers
+
+    def write(self, item, plan, grantee, params):
+        """One PATCH, DELETE or invite, guarded by If-Match; the permission Graph returned (None for a DELETE)."""
+        headers = self._if_match(item, params)
+        if plan.action == 'delete':
+            headers.pop('Content-Type')
+            self.client.request('DELETE', permissions_path(item.drive_id, item.id, plan.permission['id']),
+                                headers=headers)
+            return None
+        if plan.action == 'update':
+            response = self.client.request('PATCH', permissions_path(item.drive_id, item.id, plan.permission['id']),
+                                           json={'roles': list(plan.roles)}, headers=headers)
+            return response.json or None
+        body = {'recipients': [{'email': grantee.email}], 'requireSignIn': True,
+                'sendInvitation': bool(params.get('send_invitation')), 'roles': list(plan.roles)}
+        response = self.client.request('POST', item_path(item.drive_id, item.id) + '/invite', json=body,
+                                       headers=headers)
+        created = [p for p in (response.json or {}).get('value') or [] if isinstance(p, dict)]
+        for entry in created:
+            if entry.get('error'):
+                self.warn('Graph granted the permission but could not send the invitation to {0}: {1}'.format(
+                    grantee.email, (entry['error'] or {}).get('message')))
+        found = [p for p in created if p.get('id')]
+        if found:
+            return found[0]
+        # Graph answered without the new permission (reported): list it.
+        listed = filter_permissions(self.permissions_of(item), grantee)
+        return listed[0] if len(listed) == 1 else None
