@@ -53,7 +53,7 @@ JSON = {'Content-Type': 'application/json'}
 USER_SELECT = 'id,userPrincipalName,mail,displayName'
 # docs/permissions.md is the one list of these permissions (tests/unit/test_docs_agree.py holds the two together).
 PERMISSIONS_HINT = ('The application needs the Graph application permission Files.ReadWrite.All (Sites.ReadWrite.All '
-                    'also works; with Sites.Selected, an owner or fullcontrol permission on the site) and, for a '
+                    'also works; with Sites.Selected with an owner permission on the site) and, for a '
                     'grantee given by UPN or id, User.ReadBasic.All, with admin consent (reading alone: '
                     'Files.Read.All); see docs/permissions.md.')
 

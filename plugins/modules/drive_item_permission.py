@@ -14,7 +14,7 @@ short_description: Manage who may read or write a file or folder in OneDrive or 
 version_added: 0.3.0
 description:
   - Converges one sharing permission of a drive item (a file or folder in a user's OneDrive or a SharePoint document
-    library): its O(roles), or its removal. A missing permission is created through Graph's C(invite) action.
+    library), that is its O(roles), or its removal. A missing permission is created through Graph's C(invite) action.
   - The item is named by O(item_id) or by O(path) on a drive given by O(drive_id), O(user), O(group) or O(site_id).
     The permission is named by O(permission_id) or by O(grantee).
   - The module reads the item and every page of its permissions, and writes at most once, by id, with an
@@ -36,15 +36,15 @@ options:
     type: str
   user:
     description:
-      - A user's object id or userPrincipalName: the item is on that user's OneDrive.
+      - A user's object id or userPrincipalName; the item is on that user's OneDrive.
     type: str
   group:
     description:
-      - A Microsoft 365 group's object id: the item is in that group's document library.
+      - A Microsoft 365 group's object id; the item is in that group's document library.
     type: str
   site_id:
     description:
-      - A SharePoint site id (C(hostname,siteCollectionId,webId)): the item is in the site's default document library.
+      - A SharePoint site id (C(hostname,siteCollectionId,webId)); the item is in the site's default document library.
     type: str
   item_id:
     description:
@@ -64,7 +64,7 @@ options:
     type: str
   grantee:
     description:
-      - Whom the permission is granted to: a user's object id, userPrincipalName or e-mail address (compared without
+      - Whom the permission is granted to, a user's object id, userPrincipalName or e-mail address (compared without
         regard to case). It is matched against the user of each permission and against pending invitations.
       - If several permissions of the item match, the module fails and lists them with their ids; use
         O(permission_id).

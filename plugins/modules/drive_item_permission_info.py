@@ -30,15 +30,15 @@ options:
     type: str
   user:
     description:
-      - A user's object id or userPrincipalName: the item is on that user's OneDrive.
+      - A user's object id or userPrincipalName; the item is on that user's OneDrive.
     type: str
   group:
     description:
-      - A Microsoft 365 group's object id: the item is in that group's document library.
+      - A Microsoft 365 group's object id; the item is in that group's document library.
     type: str
   site_id:
     description:
-      - A SharePoint site id (C(hostname,siteCollectionId,webId)): the item is in the site's default document library.
+      - A SharePoint site id (C(hostname,siteCollectionId,webId)); the item is in the site's default document library.
     type: str
   item_id:
     description:
@@ -50,7 +50,7 @@ options:
     type: str
   grantee:
     description:
-      - Only the permissions of this user: object id, userPrincipalName or e-mail address (without regard to case),
+      - Only the permissions of this user, given by object id, userPrincipalName or e-mail address (without regard to case),
         granted to the user directly, as a pending invitation, or through a sharing link that names the user.
     type: str
 notes:

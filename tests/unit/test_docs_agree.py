@@ -22,19 +22,22 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 # The Graph application permissions this collection's identity may need (not the delegated scopes it grants).
 PERMISSION = re.compile(r'\b(?:DelegatedPermissionGrant|Application|Directory|User)\.(?:Read|ReadWrite|ReadBasic)\.All\b')
 
+# The permissions of the drive modules (files and sites), named in the same column.
+DRIVE_PERMISSION = re.compile(r'\b(?:Files|Sites)\.(?:Read|ReadWrite|Selected|FullControl)(?:\.All)?\b')
+
 
 def _read(*parts):
     with open(os.path.join(ROOT, *parts), encoding='utf-8') as handle:
         return handle.read()
 
 
-def _least_privilege_table():
+def _least_privilege_table(pattern=PERMISSION):
     """The permissions named in docs/permissions.md's "Least privilege" column."""
     names = set()
     for line in _read('docs', 'permissions.md').splitlines():
         cells = line.split('|')
         if len(cells) > 3 and not set(cells[2].strip()) <= set('-'):
-            names.update(PERMISSION.findall(cells[2]))
+            names.update(pattern.findall(cells[2]))
     return names
 
 
@@ -47,6 +50,16 @@ def test_the_403_hint_names_the_permissions_of_docs_permissions_md():
     assert documented >= {'DelegatedPermissionGrant.ReadWrite.All', 'Application.Read.All', 'User.ReadBasic.All'}
     assert set(PERMISSION.findall(hint)) == documented
     assert 'docs/permissions.md' in hint
+
+
+def test_the_drive_403_hint_names_the_drive_permissions_of_docs_permissions_md():
+    # DriveItemService adds its own hint to every 403 (_drive_item_service.drive_permission_hints).
+    from ansible_collections.msgraph.grants.plugins.module_utils._drive_item_service import PERMISSIONS_HINT
+    documented = _least_privilege_table(DRIVE_PERMISSION)
+    assert documented >= {'Files.ReadWrite.All', 'Sites.ReadWrite.All', 'Sites.Selected', 'Files.Read.All'}
+    assert set(DRIVE_PERMISSION.findall(PERMISSIONS_HINT)) == documented
+    assert set(PERMISSION.findall(PERMISSIONS_HINT)) == {'User.ReadBasic.All'} <= _least_privilege_table()
+    assert 'docs/permissions.md' in PERMISSIONS_HINT
 
 
 def _user_facing_texts():

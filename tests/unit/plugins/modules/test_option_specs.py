@@ -16,7 +16,9 @@ import yaml
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_module import graph_argument_spec
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_options import grant_options
 from ansible_collections.msgraph.grants.plugins.modules import (
-    app_role_assignment, app_role_assignments, oauth2_grant, oauth2_grant_info, oauth2_grants)
+    app_role_assignment, app_role_assignments, drive_item_permission, drive_item_permission_info, oauth2_grant,
+    oauth2_grant_info, oauth2_grants)
+from ansible_collections.msgraph.grants.plugins.module_utils._drive_item_options import drive_item_options
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
 ROLE = os.path.join(ROOT, 'roles', 'delegated_permissions')
@@ -64,7 +66,8 @@ def role_options():
 
 
 @pytest.mark.parametrize('module', [oauth2_grant, oauth2_grant_info, oauth2_grants, app_role_assignment,
-                                    app_role_assignments], ids=lambda m: m.__name__.split('.')[-1])
+                                    app_role_assignments, drive_item_permission, drive_item_permission_info],
+                         ids=lambda m: m.__name__.split('.')[-1])
 def test_module_documentation_agrees_with_the_spec_it_builds(module, monkeypatch):
     assert shape(documented(module), doc=True) == shape(module_spec(module, monkeypatch))
 
@@ -90,6 +93,14 @@ def test_the_app_role_options_are_the_same_for_one_pair_each_item_of_a_list_and_
     assert items == single
     role = shape(role_options())[ROLE_PREFIX + 'app_role_assignments']
     assert role['options'] == items and role['type'] == 'list' and role['elements'] == 'dict'
+
+
+def test_both_drive_modules_name_the_item_with_the_same_options(monkeypatch):
+    item = shape(drive_item_options())
+    for module in (drive_item_permission, drive_item_permission_info):
+        spec = shape(module_spec(module, monkeypatch))
+        assert dict((name, spec[name]) for name in item) == item
+        assert shape(documented(module), doc=True) == spec
 
 
 def test_the_role_passes_on_every_connection_option():
