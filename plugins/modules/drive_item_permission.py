@@ -27,35 +27,10 @@ author:
   - msgraph.grants maintainers (@msgraph-grants)
 extends_documentation_fragment:
   - msgraph.grants.graph
+  - msgraph.grants.drive_item
   - msgraph.grants.attributes
   - msgraph.grants.attributes.actions
 options:
-  drive_id:
-    description:
-      - The drive holding the item. Exactly one of O(drive_id), O(user), O(group) and O(site_id) is required.
-    type: str
-  user:
-    description:
-      - A user's object id or userPrincipalName; the item is on that user's OneDrive.
-    type: str
-  group:
-    description:
-      - A Microsoft 365 group's object id; the item is in that group's document library.
-    type: str
-  site_id:
-    description:
-      - A SharePoint site id (C(hostname,siteCollectionId,webId)); the item is in the site's default document library.
-    type: str
-  item_id:
-    description:
-      - The item's id. Exactly one of O(item_id) and O(path) is required.
-    type: str
-  path:
-    description:
-      - The item's path relative to the drive root, for example C(Finance/Q3 report.xlsx).
-      - Each segment is percent-encoded by the module (spaces, C(#), C(%), non-ASCII letters); write the path as the
-        drive shows it.
-    type: str
   permission_id:
     description:
       - The permission's id, as RV(msgraph.grants.drive_item_permission_info#module:permissions[].id) shows it.

@@ -21,33 +21,10 @@ author:
   - msgraph.grants maintainers (@msgraph-grants)
 extends_documentation_fragment:
   - msgraph.grants.graph
+  - msgraph.grants.drive_item
   - msgraph.grants.attributes
   - msgraph.grants.attributes.info_module
 options:
-  drive_id:
-    description:
-      - The drive holding the item. Exactly one of O(drive_id), O(user), O(group) and O(site_id) is required.
-    type: str
-  user:
-    description:
-      - A user's object id or userPrincipalName; the item is on that user's OneDrive.
-    type: str
-  group:
-    description:
-      - A Microsoft 365 group's object id; the item is in that group's document library.
-    type: str
-  site_id:
-    description:
-      - A SharePoint site id (C(hostname,siteCollectionId,webId)); the item is in the site's default document library.
-    type: str
-  item_id:
-    description:
-      - The item's id. Exactly one of O(item_id) and O(path) is required.
-    type: str
-  path:
-    description:
-      - The item's path relative to the drive root, for example C(Finance/Q3 report.xlsx) (encoded by the module).
-    type: str
   grantee:
     description:
       - Only the permissions of this user, given by object id, userPrincipalName or e-mail address (without regard to case),
