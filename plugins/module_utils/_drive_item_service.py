@@ -205,6 +205,8 @@ class DriveItemService(object):
         maybe_applied = None  # a write whose outcome is unknown: the action it was, if the re-read shows it done
         for attempt in range(self.max_replans + 1):
             if plan.action == 'unchanged':
+                if plan.note:
+                    self.warn(plan.note)
                 result = result_of(plan, predicted_permission(plan, grantee), item.etag)
                 if maybe_applied is not None:
                     result.update(changed=True, action=maybe_applied)

@@ -35,8 +35,10 @@ IDENTITY_FACETS = ('user', 'group', 'siteUser', 'siteGroup', 'application', 'dev
 ACTIONS = {'create': 'created', 'update': 'updated', 'delete': 'deleted', 'unchanged': 'unchanged'}
 
 # ``action``: create | update | delete | unchanged; ``permission``: the raw Graph entry acted on (None for a create
-# or when nothing matches); ``roles``: the roles to send (sorted); ``before``/``after``: the diff sides.
-DrivePlan = namedtuple('DrivePlan', ['action', 'permission', 'roles', 'before', 'after'])
+# or when nothing matches); ``roles``: the roles to send (sorted); ``before``/``after``: the diff sides; ``note``:
+# what the user should know although nothing is written (access the grantee keeps through what is not managed here).
+DrivePlan = namedtuple('DrivePlan', ['action', 'permission', 'roles', 'before', 'after', 'note'])
+DrivePlan.__new__.__defaults__ = (None,)
 
 
 class DrivePermissionError(GrantInputError):
@@ -261,16 +263,16 @@ def _refuse(raw, label):
         where, ', '.join(raw.get('roles') or [])))
 
 
-def find_target(permissions, permission_id=None, grantee=None, label='the item'):
-    """The one user/group/invitation permission to manage, or None when there is none. Raises
-    :class:`DrivePermissionError` for a permission that cannot be managed and for an ambiguous grantee."""
+def find_target(permissions, permission_id=None, grantee=None, label='the item', state='present'):
+    """``(permission, note)``: the one user/group/invitation permission to manage (None when there is none), and for
+    ``state=absent`` a note when the grantee keeps access it has not of its own (inherited, or through a link), which
+    this module leaves alone. Raises :class:`DrivePermissionError` for a permission that cannot be managed and for an
+    ambiguous grantee."""
     if permission_id is not None:
         found = [p for p in permissions if p.get('id') == permission_id]
-        if not found:
-            return None
-        if classify(found[0]) not in MANAGEABLE:
+        if found and classify(found[0]) not in MANAGEABLE:
             _refuse(found[0], label)
-        return found[0]
+        return (found[0] if found else None), None
     direct = [p for p in permissions if match(p, grantee) == 'direct']
     manageable = [p for p in direct if classify(p) in MANAGEABLE]
     if len(manageable) > 1:
@@ -278,16 +280,21 @@ def find_target(permissions, permission_id=None, grantee=None, label='the item')
             "grantee '{0}' is ambiguous on {1}: {2} permissions are granted to it ({3}). Use permission_id to name "
             "one.".format(grantee.value, label, len(manageable), _listing(manageable)))
     if manageable:
-        return manageable[0]
-    if direct:
-        _refuse(direct[0], label)
+        return manageable[0], None
     links = [p for p in permissions if match(p, grantee) == 'link']
+    owner = [p for p in direct if classify(p) == 'owner']
+    if state == 'absent' and not owner and (direct or links):
+        # Nothing of its own to delete; refusing would make a converged state fail on every later run.
+        return None, "grantee '{0}' has no permission of its own on {1}, but keeps access through {2}, which this " \
+                     "module does not change.".format(grantee.value, label, _listing(direct + links))
+    if direct:
+        _refuse((owner or direct)[0], label)
     if links:
         raise DrivePermissionError(
             "grantee '{0}' has access to {1} only through a sharing link ({2}); this module does not change sharing "
             "links. Remove the link, or give the user a permission of their own with a grantee that is not in the "
             "link.".format(grantee.value, label, _listing(links)))
-    return None
+    return None, None
 
 
 # ------------------------------------------------------------------------------------------------- planning
@@ -303,11 +310,11 @@ def plan_permission(permissions, roles=None, state='present', permission_id=None
     exactly one of ``permission_id`` and ``grantee`` (a :class:`Grantee`)."""
     if state not in STATES:
         raise DrivePermissionError("state must be 'present' or 'absent', got {0!r}.".format(state))
-    target = find_target(permissions, permission_id, grantee, label)
+    target, note = find_target(permissions, permission_id, grantee, label, state)
     before = None if target is None else sorted(set(target.get('roles') or []))
     if state == 'absent':
         if target is None:
-            return DrivePlan('unchanged', None, None, {}, {})
+            return DrivePlan('unchanged', None, None, {}, {}, note)
         return DrivePlan('delete', target, None, diff_side(before), {})
     wanted = sorted(set(roles or []))
     if target is None:

@@ -169,6 +169,13 @@ def test_if_match_mismatch_fails_without_a_write_and_a_412_fails_at_once():
     assert service(fake).ensure(params(if_match='"stale"'))['action'] == 'unchanged'
 
 
+def test_absent_for_a_grantee_with_inherited_access_only_is_unchanged_with_a_warning():
+    warnings = []
+    fake = FakeDrive()
+    result = service(fake, warnings=warnings).ensure(params(grantee='lee@contoso.com', state='absent', roles=None))
+    assert result['action'] == 'unchanged' and fake.writes == [] and 'inh-lee' in warnings[0]
+
+
 def test_paged_permissions_are_all_read():
     fake = FakeDrive(page_size=2)
     result = service(fake).info(params(grantee=None))
@@ -212,7 +219,6 @@ def test_a_403_names_the_permissions():
     (params(grantee=None, permission_id='owner-megan'), ['owner permission']),
     (params(grantee=None, permission_id='inh-lee'), ['inherited']),
     (params(grantee=None, permission_id='link-org'), ['sharing link']),
-    (params(grantee='lee@contoso.com', state='absent', roles=None), ['inherited']),
 ])
 def test_refusals_write_nothing(args, words):
     fake = FakeDrive()

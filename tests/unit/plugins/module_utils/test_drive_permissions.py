@@ -140,8 +140,6 @@ def test_pending_invitation_and_group_are_managed_by_id():
     (dict(grantee=Grantee(MEGAN['id'], MEGAN)), ['owner-megan', 'owner permission']),
     (dict(permission_id='inh-lee'), ['inh-lee', 'inherited']),
     (dict(permission_id='link-org'), ['link-org', 'sharing link', 'organization view']),
-    (dict(grantee=Grantee(LEE['id'], LEE)), ['inh-lee', 'inherited']),
-    (dict(grantee=Grantee('lee@contoso.com')), ['inh-lee', 'inherited']),
 ])
 @pytest.mark.parametrize('state', ['present', 'absent'])
 def test_refused_kinds_in_every_state(kwargs, words, state):
@@ -150,10 +148,20 @@ def test_refused_kinds_in_every_state(kwargs, words, state):
     assert all(w in str(info.value) for w in words), str(info.value)
 
 
-def test_a_grantee_only_inside_a_link_is_refused():
+@pytest.mark.parametrize('value', [LEE['id'], 'lee@contoso.com'])
+def test_a_grantee_with_inherited_access_only_is_refused_but_absent_is_already_true(value):
+    with pytest.raises(DrivePermissionError, match='inh-lee.*inherited'):
+        plan_permission(PERMS, ['read'], grantee=grantee(value))
+    absent = plan_permission(PERMS, state='absent', grantee=grantee(value))
+    assert absent.action == 'unchanged' and 'inh-lee' in absent.note and 'link-people' in absent.note
+
+
+def test_a_grantee_only_inside_a_link_is_refused_unless_absent():
     perms = [p for p in PERMS if p['id'] != 'inh-lee']
     with pytest.raises(DrivePermissionError, match='only through a sharing link .*link-people'):
         plan_permission(perms, ['read'], grantee=grantee(LEE['id']))
+    absent = plan_permission(perms, state='absent', grantee=grantee(LEE['id']))
+    assert absent.action == 'unchanged' and absent.before == absent.after == {} and 'link-people' in absent.note
 
 
 def test_a_direct_permission_beside_an_inherited_one_is_the_one_managed():
