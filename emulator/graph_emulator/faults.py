@@ -56,6 +56,13 @@ DEFAULTS = {
     "assignment_duplicate_message": "permission_exists",
     "strict_default_role": False,
     "app_lag_seconds": 0,
+    # Drives and sharing permissions (docs/dev/emulator.md, "Drives and sharing permissions").
+    "permission_change_bump_etag": True,
+    "drive_inherited_from": "full",
+    "drive_precondition_code": "resourceModified",
+    "drive_owner_delete": "ignored",
+    "drive_concurrent_writer": 0,
+    "drive_concurrent_change": "content",
 }
 
 # Knobs whose value is one of a fixed set (the readings' knobs among them).
@@ -73,9 +80,13 @@ CHOICES = {
     "msi_resource_form": ("any", "slash", "no_slash"),
     "assignment_filter": ("honoured", "ignored", "rejected"),
     "assignment_duplicate_message": ("permission_exists", "entitlement_grant"),
+    "drive_inherited_from": ("full", "empty", "omitted"),
+    "drive_precondition_code": ("resourceModified", "notAllowed"),
+    "drive_owner_delete": ("ignored", "refused"),
+    "drive_concurrent_change": ("content", "add_permission", "same_change"),
 }
 
-COUNTED = ("throttle_next", "fail_next", "drop_next", "apply_then_fail_next")
+COUNTED = ("throttle_next", "fail_next", "drop_next", "apply_then_fail_next", "drive_concurrent_writer")
 WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 
 
@@ -104,7 +115,8 @@ def _choice(name, value, choices):
 def _validate(name, value):  # pylint: disable=too-many-return-statements,too-many-branches
     if name not in DEFAULTS:
         raise FaultError(f"unknown fault knob {name!r}; known: {', '.join(sorted(DEFAULTS))}")
-    if name in ("throttle_next", "throttle_every", "fail_next", "drop_next", "apply_then_fail_next", "replication_delay_reads"):
+    if name in ("throttle_next", "throttle_every", "fail_next", "drop_next", "apply_then_fail_next", "replication_delay_reads",
+                "drive_concurrent_writer"):
         return _non_negative_int(name, value)
     if name in ("replication_delay_seconds", "reference_lag_seconds", "latency_ms", "write_lag_seconds",
                 "app_lag_seconds"):
@@ -125,7 +137,7 @@ def _validate(name, value):  # pylint: disable=too-many-return-statements,too-ma
         return _choice(name, str(value), ("empty", "404"))
     if name == "apply_then_fail_mode":
         return _choice(name, str(value), ("503", "504", "drop"))
-    if name in ("strict_scopes", "shuffle_batch", "strict_default_role"):
+    if name in ("strict_scopes", "shuffle_batch", "strict_default_role", "permission_change_bump_etag"):
         if not isinstance(value, bool):
             raise FaultError(f"{name} must be true or false")
         return value
@@ -244,6 +256,14 @@ class Faults:
                 self._fire("fail_next")
                 return Failure(self._knobs["fail_status"], self._retry_after_header("fail_retry_after"))
             return None
+
+    def take_counted(self, name: str) -> bool:
+        """One firing of a counted knob that is not narrowed by ``methods``/``paths`` (e.g. drive_concurrent_writer)."""
+        with self._lock:
+            if self._knobs[name] > 0:
+                self._fire(name)
+                return True
+            return False
 
     def take_apply_then_fail(self, method: str, path: str) -> Optional[str]:
         """For a write that was applied: '503', '504' or 'drop' when the answer must be lost, else None."""

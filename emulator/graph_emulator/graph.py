@@ -166,6 +166,8 @@ class GraphApi:
         # consent.py builds on this module, so it is imported here rather than at the top.
         from .consent import ConsentApi  # pylint: disable=import-outside-toplevel
         self.consent = ConsentApi(self)
+        from .drives import DriveApi  # pylint: disable=import-outside-toplevel
+        self.drives = DriveApi(self)
 
     # ================================================================ entry points
     def handle(self, request: Request, seq: int) -> Response:
@@ -272,6 +274,9 @@ class GraphApi:
         if not segments:
             return self.service_document(ctx)
         first = segments[0].lname
+        drive_response = self.drives.route(ctx)  # drives, and users/groups/sites .../drive (drives.py)
+        if drive_response is not None:
+            return drive_response
         if first == "oauth2permissiongrants":
             return self.route_grants(ctx, segments)
         if first == "serviceprincipals":

@@ -31,6 +31,16 @@ _APP_ROLE = {"id": ("guid", True), "value": ("str", True), "isEnabled": ("bool",
 _ACCESS = {"resourceAppId": ("guid", True), "resourceAccess": (("list", ("map", {
     "id": ("guid", True), "type": (("enum", ("Scope", "Role")), True)}, False)), True)}
 _FEDERATED = {"issuer": ("str", True), "subject": ("str", True), "audiences": (_STRS, False)}
+_PERMISSION = {
+    "id": ("str", False), "roles": (("list", ("enum", ("read", "write", "owner"))), False), "user": ("str", False),
+    "group": ("guid", False), "siteGroup": ("str", False), "users": (("list", "str"), False), "expirationDateTime": ("str", False),
+    "link": (("map", {"scope": (("enum", ("anonymous", "organization", "users")), True),
+                      "type": (("enum", ("view", "edit")), True)}, False), False),
+    "invitation": (("map", {"email": ("str", True), "signInRequired": ("bool", False)}, False), False),
+}
+_DRIVE_ITEM = {"path": ("str", True), "id": ("str", False), "folder": ("bool", False), "inherits": ("bool", False),
+               "permissions": (("list", ("map", _PERMISSION, False)), False)}
+PERMISSION_KINDS = ("user", "group", "siteGroup", "link", "invitation")
 SCHEMA = ("map", {
     "tenant": (("map", {"id": ("guid", True), "domain": ("str", False), "displayName": ("str", False)}, False), False),
     "apps": (("list", ("map", {
@@ -67,6 +77,11 @@ SCHEMA = ("map", {
         "principalId": ("str", True), "resourceId": ("str", True), "appRoleId": ("str", True), "id": ("str", False),
         "_created_seconds_ago": ("number", False),
     }, True)), False),  # open: GET /_emulator/state adds the read-only properties, recomputed on load
+    "groups": (("list", ("map", {"id": ("guid", True), "displayName": ("str", True), "mail": ("str", False)}, False)), False),
+    "sites": (("list", ("map", {"id": ("str", True), "displayName": ("str", False), "webUrl": ("str", False),
+                                "group": ("guid", False)}, False)), False),
+    "drives": (("list", ("map", {"id": ("str", False), "name": ("str", False), "user": ("str", False), "site": ("str", False),
+                                 "items": (("list", ("map", _DRIVE_ITEM, False)), False)}, False)), False),
     "_seed_age_seconds": ("number", False),
     "replication_pending": ("any", False),  # in GET /_emulator/state output; not loaded
 }, False)
@@ -262,6 +277,35 @@ class _Resolver:
                 grant["scope"] = " ".join(grant["scope"])
 
 
+def _check_drives(checker: _Checker, root, seed: dict, user_keys: dict):
+    """References inside ``drives`` (users, groups, sites, one kind per permission), failing at their line."""
+    groups = {g["id"].lower() for g in seed.get("groups") or []}
+    sites = {s["id"].lower() for s in seed.get("sites") or []}
+    for d_index, (d_node, drive) in enumerate(zip(_items(root, "drives"), seed.get("drives") or [])):
+        where = f"drives[{d_index}]"
+        owners = [k for k in ("user", "site") if drive.get(k) is not None]
+        if len(owners) != 1:
+            checker.fail(d_node, where, "needs exactly one of 'user' (a OneDrive) or 'site' (a document library)")
+        if drive.get("user") is not None and drive["user"].lower() not in user_keys:
+            checker.fail(_field_node(d_node, "user"), f"{where}.user", f"{drive['user']!r} is not a user of this seed (id or userPrincipalName)")
+        if drive.get("site") is not None and drive["site"].lower() not in sites:
+            checker.fail(_field_node(d_node, "site"), f"{where}.site", f"{drive['site']!r} is not the id of a site of this seed")
+        for i_index, (i_node, item) in enumerate(zip(_items(d_node, "items"), drive.get("items") or [])):
+            for p_index, (p_node, perm) in enumerate(zip(_items(i_node, "permissions"), item.get("permissions") or [])):
+                here = f"{where}.items[{i_index}].permissions[{p_index}]"
+                kinds = [k for k in PERMISSION_KINDS if perm.get(k) is not None]
+                if len(kinds) != 1:
+                    checker.fail(p_node, here, f"needs exactly one of {', '.join(PERMISSION_KINDS)}")
+                if kinds[0] != "link" and not perm.get("roles"):
+                    checker.fail(p_node, here, "needs roles (read, write or owner)")
+                for key in ([perm["user"]] if kinds[0] == "user" else []) + list(perm.get("users") or []):
+                    if key.lower() not in user_keys:
+                        checker.fail(_field_node(p_node, "users" if kinds[0] == "link" else "user"), here,
+                                     f"{key!r} is not a user of this seed (id or userPrincipalName)")
+                if kinds[0] == "group" and perm["group"].lower() not in groups:
+                    checker.fail(_field_node(p_node, "group"), f"{here}.group", f"{perm['group']!r} is not the id of a group of this seed")
+
+
 def parse_seed(text: str, path: str, base=None) -> dict:
     """The seed in ``text`` (YAML or JSON), checked and completed; ``base`` supplies tenant/apps/managed_identity."""
     loader = yaml.SafeLoader(text)
@@ -285,6 +329,7 @@ def parse_seed(text: str, path: str, base=None) -> dict:
     resolver.grants(_items(node, "grants"), seed.get("grants") or [])
     resolver.applications(_items(node, "applications"), seed.get("applications") or [])
     resolver.assignments(_items(node, "appRoleAssignments"), seed.get("appRoleAssignments") or [])
+    _check_drives(checker, node, seed, resolver.user_keys)
     for key in DEFAULTED_FROM_BASE:
         if key not in seed and base:
             seed[key] = base.get(key)

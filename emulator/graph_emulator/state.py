@@ -173,6 +173,8 @@ class Directory:
         # appstate.py builds on this module, so it is imported here rather than at the top.
         from .appstate import AppStore  # pylint: disable=import-outside-toplevel
         self.appstore = AppStore()
+        from .drivestate import DriveStore  # pylint: disable=import-outside-toplevel
+        self.drivestore = DriveStore()
 
     # ----------------------------------------------------------------- seed
     @classmethod
@@ -210,6 +212,7 @@ class Directory:
         for grant in seed.get("grants") or []:
             directory._add_seed_grant(grant)
         directory.appstore.load(seed, directory, now, default_age)
+        directory.drivestore.load(seed, directory, now)
         return directory
 
     def dump(self, now: Optional[float] = None) -> dict:
@@ -229,6 +232,7 @@ class Directory:
             "users": [with_age(u) for u in self.users()],
             "grants": [dict(g) for g in sorted(self.grants.values(), key=lambda g: g["id"])],
             **self.appstore.dump(now),
+            **self.drivestore.dump(),
             "replication_pending": [
                 {"id": gid, "visible": copy.deepcopy(view.old), "reads_left": view.reads_left,
                  "seconds_left": max(0.0, round(view.until - now, 3))}

@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 from emu_helpers import AUTOMATION_APP, MI_CLIENT, TENANT_ID, error_of
 
 GRAPH_ROLES = ["DelegatedPermissionGrant.ReadWrite.All", "Application.Read.All", "User.Read.All", "AppRoleAssignment.ReadWrite.All",
-               "Application.ReadWrite.All"]
+               "Application.ReadWrite.All", "Files.ReadWrite.All", "Sites.ReadWrite.All"]
 
 
 class VerifyingHttpClient:
