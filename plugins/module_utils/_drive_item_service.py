@@ -90,11 +90,16 @@ def permissions_path(drive_id, item_id, permission_id=None):
     return path + ('' if permission_id is None else quote(permission_id, safe=''))
 
 
+PLACES = (('drive_id', 'drive {0}'), ('user', 'the OneDrive of user {0}'), ('group', 'the library of group {0}'),
+          ('site_id', 'the library of site {0}'))
+
+
 def _source_label(params):
-    for name in ('drive_id', 'user', 'group', 'site_id'):
+    """``(source, place)``: the drive option as given (``user x``) and where the item is, in words."""
+    for name, place in PLACES:
         if params.get(name):
-            return '{0} {1}'.format(name, params[name])
-    return 'the drive'
+            return '{0} {1}'.format(name, params[name]), place.format(params[name])
+    return 'the drive', 'the drive'
 
 
 class DriveItem(object):
@@ -125,7 +130,7 @@ class DriveItemService(object):
     # -- resolve and read ---------------------------------------------------------------------------------------
     def resolve(self, params):
         """The drive id and the item as read now (from its id or its path)."""
-        source = _source_label(params)
+        source, place = _source_label(params)
         if params.get('drive_id'):
             drive_id = params['drive_id']
         else:
@@ -146,11 +151,11 @@ class DriveItemService(object):
             raw = self.client.get(url)
         except GraphError as err:
             if err.status == 404:
-                with_hint(err, 'No item {0} on the drive of {1}: check the {2} (a path is relative to the drive root '
-                               'and names the item as the drive shows it).'.format(
-                                   where, source, 'path' if params.get('path') else 'item_id'))
+                with_hint(err, 'No item {0} on {1}: check the {2} (a path is relative to the drive root and names '
+                               'the item as the drive shows it).'.format(
+                                   where, place, 'path' if params.get('path') else 'item_id'))
             raise
-        return DriveItem(drive_id, raw, 'item {0} on the drive of {1}'.format(where, source))
+        return DriveItem(drive_id, raw, 'item {0} on {1}'.format(where, place))
 
     def reread(self, item):
         raw = self.client.get(item_path(item.drive_id, item.id))
