@@ -64,8 +64,8 @@ def test_a_site_library_item_by_id(source):
 
 
 def test_check_mode_predicts_exactly_and_writes_nothing():
-    for args in (params(), params(state='absent', roles=None), params(grantee='lee@contoso.com', path='Finance/Q3 report.xlsx',
-                                                                        user=None, site_id=SITE_ID)):
+    invite = params(grantee='lee@contoso.com', path='Finance/Q3 report.xlsx', user=None, site_id=SITE_ID)
+    for args in (params(), params(state='absent', roles=None), invite):
         fake = FakeDrive()
         predicted = service(fake, check=True).ensure(args)
         assert fake.writes == []

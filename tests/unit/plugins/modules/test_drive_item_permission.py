@@ -77,6 +77,6 @@ def test_info_lists_every_kind_and_filters(run_module):
     assert sorted(p['kind'] for p in listed.result['permissions']) == [
         'group', 'inherited', 'invitation', 'link', 'link', 'owner', 'user']
     assert not listed.result['changed'] and listed.result['etag'] == fake.tags('item-folder')[0]
-    adele = run_module(drive_item_permission_info.main, dict(user='megan@contoso.com', path=FOLDER,
-                                                              grantee=ADELE['id']), fake=fake)
+    adele = run_module(drive_item_permission_info.main,
+                       dict(user='megan@contoso.com', path=FOLDER, grantee=ADELE['id']), fake=fake)
     assert [p['id'] for p in adele.result['permissions']] == ['perm-adele'] and fake.writes == []
