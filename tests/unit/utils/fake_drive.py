@@ -11,7 +11,8 @@ Knobs, named like the emulator's (docs/dev/emulator.md):
 - ``concurrent_writer`` / ``concurrent_change``: the next N permission writes find that another writer changed the
   item first (``content``: the item's content; ``add_permission``: grants ``read`` to Lee; ``same_change``: the very
   change being sent), so their If-Match is stale;
-- ``page_size``: permissions listed that many per page, with ``@odata.nextLink``.
+- ``page_size``: permissions listed that many per page, with ``@odata.nextLink``;
+- ``lose_answers``: that many writes are applied and then answered 503 (a write whose outcome the client cannot know).
 Every request is kept in ``calls`` (method, path, headers, body); ``writes`` are the POST/PATCH/DELETE among them.
 """
 
@@ -82,6 +83,7 @@ class FakeDrive(object):
         self.concurrent_change = 'content'
         self.calls = []
         self.invite_answer = None  # a callable(entry) -> body, to script invite answers
+        self.lose_answers = 0  # that many writes are applied, then answered 503 (their outcome unknown to the client)
 
     def add_item(self, drive, item_id, path, permissions=()):
         self.items[item_id] = {'drive': drive, 'path': path, 'n': 1, 'c': 1, 'permissions': list(permissions)}
@@ -207,6 +209,9 @@ class FakeDrive(object):
         perm = self._apply(item_id, method, pid, body)
         if self.bumps:
             self.items[item_id]['n'] += 1
+        if self.lose_answers > 0:
+            self.lose_answers -= 1
+            return self._error(503, 'serviceNotAvailable', 'Service unavailable', method, path)
         if method == 'DELETE':
             return self._answer(204, None, method, path)
         if method == 'PATCH':

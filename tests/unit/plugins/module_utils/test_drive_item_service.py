@@ -130,6 +130,15 @@ def test_a_412_then_converged_is_unchanged_and_writes_no_more(args):
     assert result['diff']['before'] == result['diff']['after']
 
 
+@pytest.mark.parametrize('args, action', [(params(), 'updated'), (params(state='absent', roles=None), 'deleted'),
+                                          (params(grantee='new@fabrikam.com'), 'created')])
+def test_a_write_whose_answer_is_lost_is_read_again_and_reported_as_done(args, action):
+    fake = FakeDrive()
+    fake.lose_answers = 1
+    result = service(fake).ensure(args)
+    assert result['changed'] and result['action'] == action and len(fake.writes) == 1
+
+
 def test_three_412s_are_survived_and_the_fourth_fails_saying_the_item_kept_changing():
     fake = FakeDrive()
     fake.concurrent_writer = 3
