@@ -220,7 +220,7 @@ class DriveApi:
         if not params.get("select"):
             return entity
         wanted = {name.strip().lower() for name in params["select"].split(",")}
-        return {k: v for k, v in entity.items() if k.lower() in wanted or k.startswith("@")}
+        return {k: v for k, v in entity.items() if k.lower() in wanted or k.startswith("@odata.")}
 
     def get_item(self, ctx, item: dict) -> Response:
         params = self.query(ctx)
@@ -271,7 +271,7 @@ class DriveApi:
             value, following = [], {"o": state["o"], "e": state["e"] + 1}
         else:
             value = entries[state["o"]:state["o"] + size]
-            following = {"o": state["o"] + size, "e": state["e"]} if state["o"] + size < len(entries) else None
+            following = {"o": state["o"] + size, "e": 0} if state["o"] + size < len(entries) else None
         payload = {"value": value}
         if following is not None:
             kept = [f"{quote(k, safe='$')}={quote(v, safe=',')}" for k, v in parse_qsl(ctx.request.query, keep_blank_values=True)
