@@ -42,7 +42,7 @@ def test_good_seed_loads_with_folders_created():
     names = sorted(store.path_of(i) for i in store.items.values())
     assert names == ["", "", "Audit", "Reports", "Reports/2026 #3 100%.xlsx"]
     report = next(i for i in store.items.values() if i["name"] == "2026 #3 100%.xlsx")
-    kinds = sorted(p["kind"] for p, _ in store.effective(report))
+    kinds = sorted(entry[0]["kind"] for entry in store.effective(report))
     assert kinds == ["invitation", "link", "user", "user"]
 
 

@@ -185,7 +185,7 @@ def test_permissions_paging_knobs(api, knobs, query, sizes):
 def test_select_and_expand(api):
     value = api.get(f"{item_url(PLAN)}/permissions?$select=id,roles&$top=10").json()["value"]
     assert all(set(p) == {"id", "roles"} for p in value)
-    status, code, _ = error_of(api.get(f"{item_url(PLAN)}?$expand=permissions"))
+    status, code = error_of(api.get(f"{item_url(PLAN)}?$expand=permissions"))[:2]
     assert (status, code) == (400, "invalidRequest")
 
 
