@@ -105,7 +105,7 @@ class DriveApi:
         match = _ANCHOR.match(rest)
         if match is None:
             raise GraphApiError(400, "BadRequest", f"Resource not found for the segment '{decode_segment(rest.split('/')[1])}'.")
-        if match.group(2) is not None:
+        if match.group(2) is not None and match.group(2).lower() != "root":
             item = self.store.items.get(decode_segment(match.group(2)))
             if item is None or item["driveId"] != drive["id"]:
                 raise item_not_found()

@@ -109,6 +109,7 @@ def test_item_shape_file_and_folder(api):
     assert "file" in file_item and "folder" not in file_item
     folder = api.get(item_url(PROJECTS)).json()
     assert "cTag" not in folder and folder["folder"] == {"childCount": 2}
+    assert api.get(f"/drives/{ONEDRIVE}/items/root").json()["id"] == ROOT  # the alias SDKs use
     root = api.get(f"/drives/{ONEDRIVE}/root").json()
     assert root["id"] == ROOT and root["root"] == {} and "id" not in root["parentReference"]
     assert api.get(item_url(LAUNCH, LIBRARY)).json()["parentReference"]["siteId"] == SITE
