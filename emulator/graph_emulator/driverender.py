@@ -27,8 +27,8 @@ def user_identity(user: dict) -> dict:
 def user_identity_set(user: dict) -> dict:
     login = "i:0#.f|membership|" + user["userPrincipalName"].lower()
     ident = user_identity(user)
-    return {"user": ident, "siteUser": {"id": site_user_id(login), "displayName": ident["displayName"], "email": ident["email"],
-                                         "loginName": login}}
+    site_user = {"id": site_user_id(login), "displayName": ident["displayName"], "email": ident["email"], "loginName": login}
+    return {"user": ident, "siteUser": site_user}
 
 
 class Renderer:

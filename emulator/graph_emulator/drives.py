@@ -105,7 +105,7 @@ class DriveApi:
         match = _ANCHOR.match(rest)
         if match is None:
             raise GraphApiError(400, "BadRequest", f"Resource not found for the segment '{decode_segment(rest.split('/')[1])}'.")
-        if match.group(2) is not None:
+        if match.group(2) is not None and match.group(2).lower() != "root":
             item = self.store.items.get(decode_segment(match.group(2)))
             if item is None or item["driveId"] != drive["id"]:
                 raise item_not_found()
@@ -220,7 +220,7 @@ class DriveApi:
         if not params.get("select"):
             return entity
         wanted = {name.strip().lower() for name in params["select"].split(",")}
-        return {k: v for k, v in entity.items() if k.lower() in wanted or k.startswith("@")}
+        return {k: v for k, v in entity.items() if k.lower() in wanted or k.startswith("@odata.")}
 
     def get_item(self, ctx, item: dict) -> Response:
         params = self.query(ctx)
@@ -271,7 +271,7 @@ class DriveApi:
             value, following = [], {"o": state["o"], "e": state["e"] + 1}
         else:
             value = entries[state["o"]:state["o"] + size]
-            following = {"o": state["o"] + size, "e": state["e"]} if state["o"] + size < len(entries) else None
+            following = {"o": state["o"] + size, "e": 0} if state["o"] + size < len(entries) else None
         payload = {"value": value}
         if following is not None:
             kept = [f"{quote(k, safe='$')}={quote(v, safe=',')}" for k, v in parse_qsl(ctx.request.query, keep_blank_values=True)

@@ -289,7 +289,7 @@ class DriveStore:  # pylint: disable=too-many-instance-attributes
     # ------------------------------------------------------------ permissions
     def effective(self, item: dict) -> list:
         """(permission, inherited_from item or None) for every entry a list shows, direct first, each ordered by id."""
-        out = [(p, None) for _, p in sorted(item["perms"].items())]
+        out = [(item["perms"][key], None) for key in sorted(item["perms"])]
         if item["inherits"] and item["parentId"] is not None:
             parent = self.items[item["parentId"]]
             for perm, source in self.effective(parent):
