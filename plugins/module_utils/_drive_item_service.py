@@ -218,8 +218,9 @@ class DriveItemService(object):
                 return result
             if expected and not tag_matches(expected, item.etag, item.ctag):
                 raise DrivePermissionError(
-                    '{0} changed since if_match {1}: it now has eTag {2} (cTag {3}). Nothing was written; read the '
-                    'item again and decide.'.format(item.label, expected, item.etag, item.ctag))
+                    '{0} changed since if_match {1}: it now has eTag {2}{3}. Nothing was written; read the item again '
+                    'and decide.'.format(item.label, expected, item.etag,
+                                         ' (cTag {0})'.format(item.ctag) if item.ctag else ''))
             if self.check_mode:
                 return result_of(plan, predicted_permission(plan, grantee), item.etag)
             try:
