@@ -232,10 +232,12 @@ class DriveItemService(object):
                 if err.status == 412 or err.ambiguous or (plan.action == 'delete' and err.status == 404):
                     if err.ambiguous:
                         maybe_applied = ACTIONS[plan.action]
-                    if attempt == self.max_replans:
+                    if attempt == self.max_replans and err.status == 412:
                         raise with_hint(err, '{0} kept changing: {1} writes were each refused because the item had '
                                              'changed since it was read (412). Nothing was written; run again '
                                              'later.'.format(item.label, attempt + 1))
+                    if attempt == self.max_replans:
+                        raise err
                     item = self.reread(item)
                     plan = self._plan(item, grantee, wanted, state, params)
                     continue
