@@ -21,7 +21,7 @@ description:
     a comment naming each entry. An unchanged tenant gives the same bytes.
   - App role assignments are those held by the filtered clients, or by every service principal when
     O(clients) is not given, on the filtered resources when O(resources) is given. An assignment of the default
-    access role, or of a role the resource no longer publishes, cannot be declared: it is left out with a warning,
+    access role, or of a role the resource no longer publishes, cannot be declared; it is left out with a warning,
     as is anything naming a deleted object (RV(skipped)).
 author:
   - msgraph.grants maintainers (@msgraph-grants)
