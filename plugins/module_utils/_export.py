@@ -99,6 +99,10 @@ def ambiguous_names_error(candidates_by_name):
             'could not be applied back: {0}. Use key app_id (the default) or object_id.'.format('; '.join(lines)))
 
 
+def _without_comment(item):
+    return dict((k, v) for k, v in item.items() if k != 'comment')
+
+
 class Export(object):
     """The export of one run: ``grants`` and ``app_role_assignments`` (items as the role takes them, each with its
     ``comment``), ``skipped`` (what could not be written, in words)."""
@@ -110,9 +114,8 @@ class Export(object):
 
     def items(self):
         """The role variables, without the comments."""
-        strip = (lambda item: dict((k, v) for k, v in item.items() if k != 'comment'))
-        return {'delegated_permissions_grants': [strip(i) for i in self.grants],
-                'delegated_permissions_app_role_assignments': [strip(i) for i in self.app_role_assignments]}
+        return {'delegated_permissions_grants': [_without_comment(i) for i in self.grants],
+                'delegated_permissions_app_role_assignments': [_without_comment(i) for i in self.app_role_assignments]}
 
 
 def build_export(grants, assignments, objects, key='app_id', include_user_consents=False):

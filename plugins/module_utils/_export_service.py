@@ -195,4 +195,3 @@ class ExportService(object):
         problem = ambiguous_names_error(candidates)
         if problem:
             raise GrantInputError(problem)
-

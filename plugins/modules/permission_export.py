@@ -88,7 +88,7 @@ delegated_permissions_app_role_assignments:
   returned: always
   type: list
   elements: dict
-  sample: [{client: f2d3e4a5-6b7c-4d8e-9fa0-1b2c3d4e5f60, resource: 00000003-0000-0000-c000-000000000000, app_roles: [User.Read.All]}]
+  sample: [{client: f2d3e4a5-6b7c-4d8e-9fa0-1b2c3d4e5f60, resource: 00000003-0000-0000-c000-000000000000, app_roles: [Mail.Send]}]
 counts:
   description: Items exported, and left out.
   returned: always
