@@ -262,6 +262,28 @@ class Bench(object):
     def empty_playbook(self):
         return self.playbook("empty.yml", {}, "empty playbook (1 module process)")
 
+    def export_run(self):
+        """The role's export entry point over a tenant of --export-grants grants (issue 18): requests, wall time, and
+        the peak RSS of the largest process of the run (ru_maxrss of the children: run it on its own, see README)."""
+        grants, clients = self.args.export_grants, self.args.export_clients
+        # One short scope, no null principalId and compact JSON keep 100,000 grants under the control plane's 16 MiB request limit
+        # (the seed file path, --seed, parses YAML: minutes at this size).
+        seed = bench_seed.make_seed(clients, grants=grants, resources=-(-grants // clients), scope="User.Read")
+        for grant in seed["grants"]:
+            grant.pop("principalId", None)  # null for AllPrincipals anyway
+        self.control.session.post(self.info["url"] + "/_emulator/seed", data=json.dumps(seed, separators=(",", ":")),
+                                  headers={"Content-Type": "application/json"}, verify=self.info["ca_path"],
+                                  timeout=600).raise_for_status()
+        path = os.path.join(WORK, "export.yml")
+        if os.path.exists(path):
+            os.remove(path)
+        row = self.playbook("export.yml", {"bench_export_path": path, "bench_expected": grants},
+                            "export of {0} grants".format(grants))
+        row["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0, 1)
+        row["file_bytes"] = os.path.getsize(path)
+        log("  peak RSS {peak_rss_mib} MiB, file {file_bytes} bytes".format(**row))
+        return row
+
 
 def median_run(runs):
     """The run with the median wall time (the others' wall times are kept in ``wall_all_s``)."""
@@ -516,6 +538,9 @@ def main(argv=None):
     parser.add_argument("--info-clients", type=int, default=1000, help="client SPs those grants spread over (default 1000)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of the role per size, the median is reported (default 3; the baseline runs once)")
+    parser.add_argument("--export-grants", type=int, default=0,
+                        help="grants for the export run (0: skip, the default; 100000 for docs/performance.md)")
+    parser.add_argument("--export-clients", type=int, default=1000, help="client SPs those grants spread over (default 1000)")
     parser.add_argument("--no-budgets", action="store_true", help="skip the per-task oauth2_grant budgets")
     parser.add_argument("--no-startup", action="store_true", help="skip the module start-up measurement")
     parser.add_argument("--report", metavar="JSON", help="only print the tables of a saved bench/results/bench-*.json")
@@ -546,6 +571,8 @@ def main(argv=None):
             results["budgets"] = bench.budgets()
         if args.info_grants:
             results["info"] = bench.info_run()
+        if args.export_grants:
+            results["export"] = bench.export_run()
     finally:
         bench.stop()
     if not args.no_startup:

@@ -17,7 +17,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_module impor
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_options import grant_options
 from ansible_collections.msgraph.grants.plugins.modules import (
     app_role_assignment, app_role_assignments, drive_item_permission, drive_item_permission_info, oauth2_grant,
-    oauth2_grant_info, oauth2_grants)
+    oauth2_grant_info, oauth2_grants, permission_export)
 from ansible_collections.msgraph.grants.plugins.module_utils._drive_item_options import drive_item_options
 from ansible_collections.msgraph.grants.plugins.doc_fragments.drive_item import ModuleDocFragment as DriveItemDocFragment
 
@@ -67,13 +67,14 @@ def documented(module):
     return options
 
 
-def role_options():
+def role_options(entry_point='main'):
     with open(os.path.join(ROLE, 'meta', 'argument_specs.yml'), encoding='utf-8') as handle:
-        return yaml.safe_load(handle)['argument_specs']['main']['options']
+        return yaml.safe_load(handle)['argument_specs'][entry_point]['options']
 
 
 @pytest.mark.parametrize('module', [oauth2_grant, oauth2_grant_info, oauth2_grants, app_role_assignment,
-                                    app_role_assignments, drive_item_permission, drive_item_permission_info],
+                                    app_role_assignments, drive_item_permission, drive_item_permission_info,
+                                    permission_export],
                          ids=lambda m: m.__name__.split('.')[-1])
 def test_module_documentation_agrees_with_the_spec_it_builds(module, monkeypatch):
     assert shape(documented(module), doc=True) == shape(module_spec(module, monkeypatch))
@@ -111,11 +112,11 @@ def test_both_drive_modules_name_the_item_with_the_same_options_and_one_doc_frag
         assert not set(item) & set(yaml.safe_load(module.DOCUMENTATION)['options'])  # documented once, in the fragment
 
 
-def test_the_role_passes_on_every_connection_option():
-    role = role_options()
-    with open(os.path.join(ROLE, 'tasks', 'main.yml'), encoding='utf-8') as handle:
-        task = yaml.safe_load(handle)[0]
-    passed = task['vars'][ROLE_PREFIX + 'connection_names']
+@pytest.mark.parametrize('entry_point', ['main', 'export'])
+def test_the_role_passes_on_every_connection_option(entry_point):
+    role = role_options(entry_point)
+    with open(os.path.join(ROLE, 'vars', 'main.yml'), encoding='utf-8') as handle:
+        passed = yaml.safe_load(handle)[ROLE_PREFIX + 'connection_names']
     spec = graph_argument_spec()
     assert sorted(passed) == sorted(spec)
     for name, option in spec.items():
@@ -124,6 +125,14 @@ def test_the_role_passes_on_every_connection_option():
         assert variable['type'] == {'path': 'str'}.get(option['type'], option['type']), name
         assert variable.get('default') in ('', None), name
         assert not variable.get('required', False), name
+
+
+def test_the_export_entry_point_declares_the_options_of_permission_export(monkeypatch):
+    spec = shape(module_spec(permission_export, monkeypatch))
+    role = shape(role_options('export'))
+    for name in ('clients', 'resources', 'include_user_consents', 'key'):
+        assert role[ROLE_PREFIX + 'export_' + name] == spec[name], name
+    assert role[ROLE_PREFIX + 'export_path']['required'] is True
 
 
 def test_a_disagreement_is_seen():
