@@ -31,9 +31,15 @@ try:
 except ImportError:  # pragma: no cover
     from urllib import quote  # type: ignore
 
+from ansible_collections.msgraph.grants.plugins.module_utils._drive_item_options import (
+    DRIVE_SOURCES,
+    ITEM_FORMS,
+    PERMISSION_FORMS,
+)
 from ansible_collections.msgraph.grants.plugins.module_utils._drive_permissions import (
     ACTIONS,
     DrivePermissionError,
+    check_named,
     Grantee,
     check_roles,
     encode_path,
@@ -178,6 +184,7 @@ class DriveItemService(object):
 
     # -- the info module ----------------------------------------------------------------------------------------
     def info(self, params):
+        check_named(params, (DRIVE_SOURCES, ITEM_FORMS, ('grantee',)))
         with drive_permission_hints():
             item = self.resolve(params)
             permissions = self.permissions_of(item)
@@ -189,6 +196,7 @@ class DriveItemService(object):
 
     # -- the module ---------------------------------------------------------------------------------------------
     def ensure(self, params):
+        check_named(params, (DRIVE_SOURCES, ITEM_FORMS, PERMISSION_FORMS))
         state = params.get('state') or 'present'
         roles = params.get('roles')
         if state == 'absent' and roles:

@@ -62,6 +62,18 @@ def check_roles(roles):
     return wanted
 
 
+def check_named(params, groups):
+    """Refuse an option of ``groups`` (each a tuple of options of which exactly one is given) given as an empty
+    string: AnsibleModule counts it as given, so it passes the exactly-one rules and then names nothing (an empty
+    ``path`` would fall back to an ``item_id`` nobody gave)."""
+    for group in groups:
+        for name in group:
+            others = ', '.join(n for n in group if n != name)
+            if params.get(name) is not None and not str(params[name]).strip():
+                raise DrivePermissionError('{0} is empty: give it a value, or leave it out{1}.'.format(
+                    name, ' and give one of {0} instead'.format(others) if others else ''))
+
+
 def encode_path(path):
     """A drive-relative path percent-encoded per segment (RFC 3986: spaces, ``#``, ``%``, ``?``, non-ASCII as UTF-8
     bytes), never the whole URL at once (docs/dev/graph-behaviour.md#drive-addressing)."""

@@ -234,3 +234,25 @@ def test_refusals_write_nothing(args, words):
     with pytest.raises(DrivePermissionError) as info:
         service(fake).ensure(args)
     assert all(w in str(info.value) for w in words) and fake.writes == []
+
+
+@pytest.mark.parametrize('args, words', [
+    (params(path=''), ['path is empty', 'item_id']),
+    (params(path=None, item_id=' '), ['item_id is empty', 'path']),
+    (params(grantee=''), ['grantee is empty', 'permission_id']),
+    (params(grantee=None, permission_id=''), ['permission_id is empty', 'grantee']),
+    (params(user=''), ['user is empty', 'drive_id, group, site_id']),
+])
+def test_an_option_given_empty_is_refused_before_any_request(args, words):
+    fake = FakeDrive()
+    with pytest.raises(DrivePermissionError) as info:
+        service(fake).ensure(args)
+    assert all(w in str(info.value) for w in words), str(info.value)
+    assert fake.calls == []
+
+
+def test_info_refuses_an_empty_grantee_filter():
+    fake = FakeDrive()
+    with pytest.raises(DrivePermissionError, match='grantee is empty: give it a value, or leave it out[.]'):
+        service(fake).info(params(grantee=''))
+    assert fake.calls == []
