@@ -96,6 +96,14 @@ def permissions_path(drive_id, item_id, permission_id=None):
     return path + ('' if permission_id is None else quote(permission_id, safe=''))
 
 
+def refused_hint(plan, item):
+    """Why Graph may refuse a PATCH/DELETE of a permission the listing showed as the item's own, and what to do."""
+    return ('Graph refused to {0} permission {1} of {2}. If that permission is inherited from a parent folder '
+            '(OneDrive for Business and SharePoint do not always mark inherited permissions), change it on that '
+            'folder; a sharing link or the owner cannot be changed here either.'.format(
+                'delete' if plan.action == 'delete' else 'change the roles of', plan.permission['id'], item.label))
+
+
 PLACES = (('drive_id', 'drive {0}'), ('user', 'the OneDrive of user {0}'), ('group', 'the library of group {0}'),
           ('site_id', 'the library of site {0}'))
 
@@ -234,6 +242,8 @@ class DriveItemService(object):
             try:
                 written = self.write(item, plan, grantee, params)
             except GraphError as err:
+                if plan.action != 'create' and (err.status == 400 or err.code == 'notAllowed'):
+                    raise with_hint(err, refused_hint(plan, item))
                 if err.status == 412 and expected:
                     raise with_hint(err, '{0} changed since if_match {1} (Graph answered 412 Precondition Failed); '
                                          'nothing was written.'.format(item.label, expected))

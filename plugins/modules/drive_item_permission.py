@@ -87,6 +87,9 @@ notes:
     V(null) then), and neither can details only Graph fills in (a display name the directory does not know).
   - A permission granted through a sharing link is left alone; remove the link, or give the user a permission of
     their own.
+  - OneDrive for Business and SharePoint may list an inherited permission without saying that it is inherited. The
+    module can then only send the write, which Graph refuses without changing anything; the module fails saying the
+    permission may be inherited and should be changed on the folder it comes from.
 seealso:
   - module: msgraph.grants.drive_item_permission_info
     description: List the sharing permissions of an item.

@@ -256,3 +256,31 @@ def test_info_refuses_an_empty_grantee_filter():
     with pytest.raises(DrivePermissionError, match='grantee is empty: give it a value, or leave it out[.]'):
         service(fake).info(params(grantee=''))
     assert fake.calls == []
+
+
+@pytest.mark.parametrize('args, status, code', [
+    (params(grantee=None, permission_id='perm-adele'), 400, 'invalidRequest'),
+    (params(grantee=None, permission_id='perm-adele', roles=None, state='absent'), 400, 'invalidRequest'),
+    (params(grantee=None, permission_id='perm-adele', roles=None, state='absent'), 403, 'notAllowed'),
+    (params(grantee='new@fabrikam.com'), 400, 'invalidRequest'),
+])
+def test_a_refused_write_says_the_permission_may_be_inherited(args, status, code):
+    # Graph may list an inherited permission without inheritedFrom (drive_inherited_from: omitted): only the refusal
+    # tells, and the message must say what to do.
+    fake = FakeDrive()
+    route = fake._route
+
+    def refuse(method, path, body, headers):
+        if method != 'GET':
+            return FakeDrive._error(status, code, 'Cannot update inherited permission.', method, path)
+        return route(method, path, body, headers)
+    fake._route = refuse
+    with pytest.raises(GraphError) as info:
+        service(fake).ensure(args)
+    text = str(info.value)
+    assert info.value.status == status and 'rid-fake' in text, text
+    if args['grantee']:  # an invite refused: Graph's own message (there is no permission to name)
+        assert 'Graph refused' not in text, text
+    else:
+        assert 'permission perm-adele of item' in text and 'change it on that folder' in text, text
+    assert len(fake.writes) == 1
