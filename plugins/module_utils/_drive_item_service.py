@@ -226,8 +226,7 @@ class DriveItemService(object):
         maybe_applied = None  # a write whose outcome is unknown: the action it was, if the re-read shows it done
         for attempt in range(self.max_replans + 1):
             if plan.action == 'unchanged':
-                if plan.note:
-                    self.warn(plan.note)
+                self._warn_note(plan)
                 result = result_of(plan, predicted_permission(plan, grantee), item.etag)
                 if maybe_applied is not None:
                     result.update(changed=True, action=maybe_applied)
@@ -238,6 +237,7 @@ class DriveItemService(object):
                     'and decide.'.format(item.label, expected, item.etag,
                                          ' (cTag {0})'.format(item.ctag) if item.ctag else ''))
             if self.check_mode:
+                self._warn_note(plan)
                 return result_of(plan, predicted_permission(plan, grantee), item.etag)
             try:
                 written = self.write(item, plan, grantee, params)
@@ -260,9 +260,14 @@ class DriveItemService(object):
                     plan = self._plan(item, grantee, wanted, state, params)
                     continue
                 raise
+            self._warn_note(plan)
             after = self.reread(item)
             return result_of(plan, predicted_permission(plan, grantee, written), after.etag)
         raise GraphError('{0}: no plan converged'.format(item.label))  # pragma: no cover - the loop returns or raises
+
+    def _warn_note(self, plan):
+        if plan.note:
+            self.warn(plan.note)
 
     def _if_match(self, item, params):
         expected = params.get('if_match')

@@ -56,7 +56,8 @@ options:
       - V(present) gives the permission exactly O(roles), creating it through C(invite) when the grantee has none.
       - V(absent) deletes the permission (succeeds when there is none). A grantee whose only access is inherited or
         through a sharing link has no permission of its own to delete; the run is then C(ok) and warns about that
-        access, which the module does not change.
+        access, which the module does not change. A run that deletes the grantee's own permission warns the same way
+        when such access remains.
     type: str
     choices: [present, absent]
     default: present

@@ -15,7 +15,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._drive_item_service
 from ansible_collections.msgraph.grants.plugins.module_utils._drive_permissions import DrivePermissionError
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
 from ansible_collections.msgraph.grants.tests.unit.utils.fake_drive import (
-    ADELE, DRIVE, GROUP_ID, LEE, MEGAN, SITE_DRIVE, SITE_ID, FakeDrive)
+    ADELE, DRIVE, GROUP_ID, LEE, MEGAN, SITE_DRIVE, SITE_ID, FakeDrive, user_permission)
 
 FOLDER = 'Projects/Plan #2 100% ünïcode'
 ENCODED = '/drives/%s/root:/Projects/Plan%%20%%232%%20100%%25%%20%%C3%%BCn%%C3%%AFcode:' % DRIVE
@@ -284,3 +284,15 @@ def test_a_refused_write_says_the_permission_may_be_inherited(args, status, code
     else:
         assert 'permission perm-adele of item' in text and 'change it on that folder' in text, text
     assert len(fake.writes) == 1
+
+
+@pytest.mark.parametrize('check', [True, False])
+def test_deleting_an_own_permission_warns_about_the_access_kept_in_check_mode_and_for_real(check):
+    # Run 1 deletes Lee's own entry; run 2 finds only the link and the inherited entry and warns: run 1 must warn too.
+    fake = FakeDrive()
+    fake.items['item-folder']['permissions'].append(user_permission('perm-lee', LEE, ['write']))
+    warnings = []
+    result = service(fake, check=check, warnings=warnings).ensure(
+        params(grantee=LEE['userPrincipalName'], state='absent', roles=None))
+    assert result['action'] == 'deleted' and len(fake.writes) == (0 if check else 1)
+    assert len(warnings) == 1 and 'link-people' in warnings[0] and 'inh-lee' in warnings[0], warnings
