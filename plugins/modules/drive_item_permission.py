@@ -120,7 +120,7 @@ EXAMPLES = r'''
 - name: Take a permission away
   msgraph.grants.drive_item_permission:
     drive_id: b!t18F8ybsHUq1z3LTz8xvZqP8zaSWjkFNhsME-Fepo75dTf9vQKfeRblBZjoSQrd7
-    path: Projects/Plan #2.docx
+    path: "Projects/Plan #2.docx"
     permission_id: aTowIy5mfG1lbWJlcnNoaXB8YWRlbGVAY29udG9zby5jb20
     state: absent
 
