@@ -31,9 +31,15 @@ try:
 except ImportError:  # pragma: no cover
     from urllib import quote  # type: ignore
 
+from ansible_collections.msgraph.grants.plugins.module_utils._drive_item_options import (
+    DRIVE_SOURCES,
+    ITEM_FORMS,
+    PERMISSION_FORMS,
+)
 from ansible_collections.msgraph.grants.plugins.module_utils._drive_permissions import (
     ACTIONS,
     DrivePermissionError,
+    check_named,
     Grantee,
     check_roles,
     encode_path,
@@ -88,6 +94,14 @@ def item_path(drive_id, item_id):
 def permissions_path(drive_id, item_id, permission_id=None):
     path = item_path(drive_id, item_id) + ('/permissions' if permission_id is None else '/permissions/')
     return path + ('' if permission_id is None else quote(permission_id, safe=''))
+
+
+def refused_hint(plan, item):
+    """Why Graph may refuse a PATCH/DELETE of a permission the listing showed as the item's own, and what to do."""
+    return ('Graph refused to {0} permission {1} of {2}. If that permission is inherited from a parent folder '
+            '(OneDrive for Business and SharePoint do not always mark inherited permissions), change it on that '
+            'folder; a sharing link or the owner cannot be changed here either.'.format(
+                'delete' if plan.action == 'delete' else 'change the roles of', plan.permission['id'], item.label))
 
 
 PLACES = (('drive_id', 'drive {0}'), ('user', 'the OneDrive of user {0}'), ('group', 'the library of group {0}'),
@@ -178,6 +192,7 @@ class DriveItemService(object):
 
     # -- the info module ----------------------------------------------------------------------------------------
     def info(self, params):
+        check_named(params, (DRIVE_SOURCES, ITEM_FORMS, ('grantee',)))
         with drive_permission_hints():
             item = self.resolve(params)
             permissions = self.permissions_of(item)
@@ -189,6 +204,7 @@ class DriveItemService(object):
 
     # -- the module ---------------------------------------------------------------------------------------------
     def ensure(self, params):
+        check_named(params, (DRIVE_SOURCES, ITEM_FORMS, PERMISSION_FORMS))
         state = params.get('state') or 'present'
         roles = params.get('roles')
         if state == 'absent' and roles:
@@ -210,8 +226,7 @@ class DriveItemService(object):
         maybe_applied = None  # a write whose outcome is unknown: the action it was, if the re-read shows it done
         for attempt in range(self.max_replans + 1):
             if plan.action == 'unchanged':
-                if plan.note:
-                    self.warn(plan.note)
+                self._warn_note(plan)
                 result = result_of(plan, predicted_permission(plan, grantee), item.etag)
                 if maybe_applied is not None:
                     result.update(changed=True, action=maybe_applied)
@@ -222,10 +237,13 @@ class DriveItemService(object):
                     'and decide.'.format(item.label, expected, item.etag,
                                          ' (cTag {0})'.format(item.ctag) if item.ctag else ''))
             if self.check_mode:
+                self._warn_note(plan)
                 return result_of(plan, predicted_permission(plan, grantee), item.etag)
             try:
                 written = self.write(item, plan, grantee, params)
             except GraphError as err:
+                if plan.action != 'create' and (err.status == 400 or err.code == 'notAllowed'):
+                    raise with_hint(err, refused_hint(plan, item))
                 if err.status == 412 and expected:
                     raise with_hint(err, '{0} changed since if_match {1} (Graph answered 412 Precondition Failed); '
                                          'nothing was written.'.format(item.label, expected))
@@ -242,9 +260,14 @@ class DriveItemService(object):
                     plan = self._plan(item, grantee, wanted, state, params)
                     continue
                 raise
+            self._warn_note(plan)
             after = self.reread(item)
             return result_of(plan, predicted_permission(plan, grantee, written), after.etag)
         raise GraphError('{0}: no plan converged'.format(item.label))  # pragma: no cover - the loop returns or raises
+
+    def _warn_note(self, plan):
+        if plan.note:
+            self.warn(plan.note)
 
     def _if_match(self, item, params):
         expected = params.get('if_match')

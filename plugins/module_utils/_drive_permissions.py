@@ -62,6 +62,18 @@ def check_roles(roles):
     return wanted
 
 
+def check_named(params, groups):
+    """Refuse an option of ``groups`` (each a tuple of options of which exactly one is given) given as an empty
+    string: AnsibleModule counts it as given, so it passes the exactly-one rules and then names nothing (an empty
+    ``path`` would fall back to an ``item_id`` nobody gave)."""
+    for group in groups:
+        for name in group:
+            others = ', '.join(n for n in group if n != name)
+            if params.get(name) is not None and not str(params[name]).strip():
+                raise DrivePermissionError('{0} is empty: give it a value, or leave it out{1}.'.format(
+                    name, ' and give one of {0} instead'.format(others) if others else ''))
+
+
 def encode_path(path):
     """A drive-relative path percent-encoded per segment (RFC 3986: spaces, ``#``, ``%``, ``?``, non-ASCII as UTF-8
     bytes), never the whole URL at once (docs/dev/graph-behaviour.md#drive-addressing)."""
@@ -279,9 +291,15 @@ def find_target(permissions, permission_id=None, grantee=None, label='the item',
         raise DrivePermissionError(
             "grantee '{0}' is ambiguous on {1}: {2} permissions are granted to it ({3}). Use permission_id to name "
             "one.".format(grantee.value, label, len(manageable), _listing(manageable)))
-    if manageable:
-        return manageable[0], None
     links = [p for p in permissions if match(p, grantee) == 'link']
+    others = [p for p in direct if p not in manageable] + links
+    if manageable:
+        note = None
+        if state == 'absent' and others:
+            note = "grantee '{0}' keeps access to {1} after its own permission {2} is deleted, through {3}, which " \
+                   "this module does not change.".format(grantee.value, label, manageable[0].get('id'),
+                                                         _listing(others))
+        return manageable[0], note
     owner = [p for p in direct if classify(p) == 'owner']
     if state == 'absent' and not owner and (direct or links):
         # Nothing of its own to delete; refusing would make a converged state fail on every later run.
@@ -315,7 +333,7 @@ def plan_permission(permissions, roles=None, state='present', permission_id=None
     if state == 'absent':
         if target is None:
             return DrivePlan('unchanged', None, None, {}, {}, note)
-        return DrivePlan('delete', target, None, diff_side(before), {})
+        return DrivePlan('delete', target, None, diff_side(before), {}, note)
     wanted = sorted(set(roles or []))
     if target is None:
         if permission_id is not None:

@@ -56,7 +56,8 @@ options:
       - V(present) gives the permission exactly O(roles), creating it through C(invite) when the grantee has none.
       - V(absent) deletes the permission (succeeds when there is none). A grantee whose only access is inherited or
         through a sharing link has no permission of its own to delete; the run is then C(ok) and warns about that
-        access, which the module does not change.
+        access, which the module does not change. A run that deletes the grantee's own permission warns the same way
+        when such access remains.
     type: str
     choices: [present, absent]
     default: present
@@ -87,6 +88,9 @@ notes:
     V(null) then), and neither can details only Graph fills in (a display name the directory does not know).
   - A permission granted through a sharing link is left alone; remove the link, or give the user a permission of
     their own.
+  - OneDrive for Business and SharePoint may list an inherited permission without saying that it is inherited. The
+    module can then only send the write, which Graph refuses without changing anything; the module fails saying the
+    permission may be inherited and should be changed on the folder it comes from.
 seealso:
   - module: msgraph.grants.drive_item_permission_info
     description: List the sharing permissions of an item.
@@ -116,7 +120,7 @@ EXAMPLES = r'''
 - name: Take a permission away
   msgraph.grants.drive_item_permission:
     drive_id: b!t18F8ybsHUq1z3LTz8xvZqP8zaSWjkFNhsME-Fepo75dTf9vQKfeRblBZjoSQrd7
-    path: Projects/Plan #2.docx
+    path: "Projects/Plan #2.docx"
     permission_id: aTowIy5mfG1lbWJlcnNoaXB8YWRlbGVAY29udG9zby5jb20
     state: absent
 

@@ -10,10 +10,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib
 import os
 import re
 
 import pytest
+import yaml
 
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import _error_from_parts
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_errors import with_permissions_hint
@@ -108,3 +110,13 @@ def test_sample_execution_environment_has_a_python_the_tested_ansible_core_suppo
     awx = _read('docs', 'awx.md')
     assert 'python_path: %s' % interpreter['python_path'] in awx
     assert 'package_pip: %s' % sample['dependencies']['ansible_core']['package_pip'] in awx
+
+
+@pytest.mark.parametrize('module', ['drive_item_permission', 'drive_item_permission_info'])
+def test_drive_example_paths_survive_yaml(module):
+    """A path with ' #' must be quoted in EXAMPLES: unquoted, YAML reads the rest of the line as a comment."""
+    examples = importlib.import_module('ansible_collections.msgraph.grants.plugins.modules.' + module).EXAMPLES
+    loaded = set(task[name].get('path') for task in yaml.safe_load(examples) for name in task
+                 if name.startswith('msgraph.grants.'))
+    written = [m.group(1).strip().strip('"\'') for m in re.finditer(r'^\s+path: (.+)$', examples, re.M)]
+    assert written and [p for p in written if p not in loaded] == []

@@ -15,7 +15,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._drive_item_service
 from ansible_collections.msgraph.grants.plugins.module_utils._drive_permissions import DrivePermissionError
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
 from ansible_collections.msgraph.grants.tests.unit.utils.fake_drive import (
-    ADELE, DRIVE, GROUP_ID, LEE, MEGAN, SITE_DRIVE, SITE_ID, FakeDrive)
+    ADELE, DRIVE, GROUP_ID, LEE, MEGAN, SITE_DRIVE, SITE_ID, FakeDrive, user_permission)
 
 FOLDER = 'Projects/Plan #2 100% ünïcode'
 ENCODED = '/drives/%s/root:/Projects/Plan%%20%%232%%20100%%25%%20%%C3%%BCn%%C3%%AFcode:' % DRIVE
@@ -234,3 +234,65 @@ def test_refusals_write_nothing(args, words):
     with pytest.raises(DrivePermissionError) as info:
         service(fake).ensure(args)
     assert all(w in str(info.value) for w in words) and fake.writes == []
+
+
+@pytest.mark.parametrize('args, words', [
+    (params(path=''), ['path is empty', 'item_id']),
+    (params(path=None, item_id=' '), ['item_id is empty', 'path']),
+    (params(grantee=''), ['grantee is empty', 'permission_id']),
+    (params(grantee=None, permission_id=''), ['permission_id is empty', 'grantee']),
+    (params(user=''), ['user is empty', 'drive_id, group, site_id']),
+])
+def test_an_option_given_empty_is_refused_before_any_request(args, words):
+    fake = FakeDrive()
+    with pytest.raises(DrivePermissionError) as info:
+        service(fake).ensure(args)
+    assert all(w in str(info.value) for w in words), str(info.value)
+    assert fake.calls == []
+
+
+def test_info_refuses_an_empty_grantee_filter():
+    fake = FakeDrive()
+    with pytest.raises(DrivePermissionError, match='grantee is empty: give it a value, or leave it out[.]'):
+        service(fake).info(params(grantee=''))
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize('args, status, code', [
+    (params(grantee=None, permission_id='perm-adele'), 400, 'invalidRequest'),
+    (params(grantee=None, permission_id='perm-adele', roles=None, state='absent'), 400, 'invalidRequest'),
+    (params(grantee=None, permission_id='perm-adele', roles=None, state='absent'), 403, 'notAllowed'),
+    (params(grantee='new@fabrikam.com'), 400, 'invalidRequest'),
+])
+def test_a_refused_write_says_the_permission_may_be_inherited(args, status, code):
+    # Graph may list an inherited permission without inheritedFrom (drive_inherited_from: omitted): only the refusal
+    # tells, and the message must say what to do.
+    fake = FakeDrive()
+    route = fake._route
+
+    def refuse(method, path, body, headers):
+        if method != 'GET':
+            return FakeDrive._error(status, code, 'Cannot update inherited permission.', method, path)
+        return route(method, path, body, headers)
+    fake._route = refuse
+    with pytest.raises(GraphError) as info:
+        service(fake).ensure(args)
+    text = str(info.value)
+    assert info.value.status == status and 'rid-fake' in text, text
+    if args['grantee']:  # an invite refused: Graph's own message (there is no permission to name)
+        assert 'Graph refused' not in text, text
+    else:
+        assert 'permission perm-adele of item' in text and 'change it on that folder' in text, text
+    assert len(fake.writes) == 1
+
+
+@pytest.mark.parametrize('check', [True, False])
+def test_deleting_an_own_permission_warns_about_the_access_kept_in_check_mode_and_for_real(check):
+    # Run 1 deletes Lee's own entry; run 2 finds only the link and the inherited entry and warns: run 1 must warn too.
+    fake = FakeDrive()
+    fake.items['item-folder']['permissions'].append(user_permission('perm-lee', LEE, ['write']))
+    warnings = []
+    result = service(fake, check=check, warnings=warnings).ensure(
+        params(grantee=LEE['userPrincipalName'], state='absent', roles=None))
+    assert result['action'] == 'deleted' and len(fake.writes) == (0 if check else 1)
+    assert len(warnings) == 1 and 'link-people' in warnings[0] and 'inh-lee' in warnings[0], warnings

@@ -224,3 +224,11 @@ def test_paths_that_name_no_item_are_refused(path):
 def test_tags_compare_without_quotes_or_weak_prefix():
     assert tag_matches('{A},1', '"{A},1"') and tag_matches('W/"{A},1"', None, '"{A},1"')
     assert not tag_matches('"{A},2"', '"{A},1"', '"c:{A},1"') and not tag_matches(None, '"x"')
+
+
+def test_deleting_an_own_permission_notes_the_access_the_grantee_keeps():
+    perms = PERMS + [user_permission('perm-lee', LEE, ['write'])]
+    gone = plan_permission(perms, state='absent', grantee=grantee(LEE['id']))
+    assert gone.action == 'delete' and gone.permission['id'] == 'perm-lee'
+    assert 'perm-lee is deleted' in gone.note and 'link-people' in gone.note and 'inh-lee' in gone.note
+    assert plan_permission(PERMS, state='absent', grantee=grantee(ADELE['id'])).note is None
