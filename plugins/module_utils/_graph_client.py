@@ -111,6 +111,8 @@ class GraphClient(object):
         self._local = threading.local()
         self._token_lock = threading.Lock()
         self.max_concurrency = MAX_CONCURRENCY
+        # At most max_concurrency requests in flight, however the parallel calls nest (a batch inside a parallel read).
+        self._in_flight = threading.Semaphore(MAX_CONCURRENCY)
         self._clock = clock or time.monotonic
         self._log = log
         self.user_agent = user_agent
@@ -218,6 +220,10 @@ class GraphClient(object):
             return self._send('POST', url, body, headers, state, treat_as='GET')
         finally:
             state.close()
+
+    def current_token(self):
+        """The access token requests are sent with (never logged or returned)."""
+        return self._token()
 
     def parallel(self, tasks, stop=None):
         """Run independent request-sending callables up to ``max_concurrency`` at a time (``_graph_concurrency``);
@@ -330,8 +336,10 @@ class GraphClient(object):
             self._retries.count('requests')
             sent_at = self._clock()
             try:
-                raw = (getattr(self._local, 'session', None) or self.session).request(method, url, data=data, headers=headers, verify=self.verify,
-                                           timeout=(min(self.timeout, CONNECT_TIMEOUT), self.timeout))
+                with self._in_flight:
+                    raw = (getattr(self._local, 'session', None) or self.session).request(
+                        method, url, data=data, headers=headers, verify=self.verify,
+                        timeout=(min(self.timeout, CONNECT_TIMEOUT), self.timeout))
             except Exception as exc:  # requests.exceptions.RequestException and friends
                 retry.after_exception(exc, sent_at)  # waits before the next attempt, or raises the error
                 continue

@@ -80,6 +80,14 @@ def run_parallel(tasks, limit=MAX_CONCURRENCY, stop=None, wrap=None):
     return outcomes
 
 
+def parallel(client, tasks, stop=None):
+    """``client.parallel`` (a GraphClient), or the tasks one after the other for a client without it (test doubles)."""
+    run = getattr(client, 'parallel', None)
+    if run is not None:
+        return run(tasks, stop=stop)
+    return run_parallel(tasks, limit=1, stop=stop)
+
+
 def values(outcomes):
     """The values of ``outcomes``, raising the first error in input order."""
     for outcome in outcomes:
