@@ -22,7 +22,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.msgraph.grants.plugins.module_utils._directory_objects import DirectoryObjects
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import error_from_response
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_concurrency import parallel, values
@@ -53,7 +52,7 @@ class BulkReader(object):
     def __init__(self, client, resolver):
         self.client = client
         self.resolver = resolver
-        self.objects = DirectoryObjects(client)
+        self.objects = resolver.objects
 
     def read(self, items, exclusive=False, include_user_consents=False):
         """(sps, users, grants_by_client): ``sps`` maps (role, value as written) to a ServicePrincipal, ``users`` a
