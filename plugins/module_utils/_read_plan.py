@@ -73,7 +73,8 @@ def keep_listing(count, received, page_length, unseen_clients):
     ``page_length`` per page) cost no more requests than reading the ``unseen_clients`` per client."""
     if count is None or count <= received:
         return True  # not counted (or nothing left): follow the links, they are the only truth
-    pages_left = int(math.ceil((count - received) / float(max(page_length, 1))))
+    # An empty first page (with a link) says nothing of the page size: assume full pages.
+    pages_left = int(math.ceil((count - received) / float(page_length or LIST_PAGE)))
     per_client = int(math.ceil(unseen_clients / float(BATCH_ITEMS)))
     return pages_left <= per_client
 
