@@ -39,6 +39,7 @@ BENCH = os.path.join(ROOT, "bench")
 sys.path.insert(0, BENCH)
 sys.path.insert(0, os.path.join(ROOT, "emulator"))
 
+import scale  # noqa: E402  (bench/scale.py)
 import seed as bench_seed  # noqa: E402  (bench/seed.py)
 from graph_emulator.testing import Control  # noqa: E402
 
@@ -73,18 +74,22 @@ def ensure_collections_link():
 
 
 def write_counting_interpreter(path, count_file):
-    """A shell wrapper around .venv/bin/python that appends one line per module process: module, start, end, rc.
+    """A shell wrapper around .venv/bin/python that appends one line per module process: module, start, end, rc, peak
+    resident memory in KB (GNU time's %M, when /usr/bin/time exists).
 
     Ansible (local connection, no pipelining) runs ``<interpreter> .../AnsiballZ_<module>.py``, so the module name is
     the file name. This counts real processes, whatever the task, loop or action plugin."""
+    timer = '/usr/bin/time -f %M -o "$mem"' if os.path.exists("/usr/bin/time") else ""
     script = """#!/bin/sh
 start=$(date +%s.%N)
-{python} "$@"
+mem=$(mktemp)
+{timer} {python} "$@"
 rc=$?
+rss=$(tail -n 1 "$mem" 2>/dev/null); rm -f "$mem"
 name=$(basename "${{1:-stdin}}" .py)
-echo "${{name#AnsiballZ_}} $start $(date +%s.%N) $rc" >> {count}
+echo "${{name#AnsiballZ_}} $start $(date +%s.%N) $rc ${{rss:--}}" >> {count}
 exit $rc
-""".format(python=PYTHON, count=count_file)
+""".format(python=PYTHON, count=count_file, timer=timer)
     with open(path, "w") as handle:
         handle.write(script)
     os.chmod(path, 0o755)
@@ -196,7 +201,16 @@ class Bench(object):
                                  and e["path"].rstrip("/").lower() == GRAPH_PREFIX + "/oauth2permissiongrants"),
             "graph_time_span_s": round(graph[-1]["time"] - graph[0]["time"], 3) if graph else 0.0,
             "batch_sizes": [sum(1 for i in entries if i.get("batch") == e["seq"]) for e in graph if e.get("is_batch")],
+            "graph_operations": summary.get("graph_operations"),
+            "throttled": summary.get("throttled", 0),
+            "failed": 0,  # a failed playbook raises above
+            "write_batches": len(set(i["batch"] for i in entries if i.get("kind") == "batch_item" and i.get("write"))),
+            "get_by_ids": sum(1 for e in graph if e["path"].lower().endswith("/directoryobjects/getbyids")),
+            "retry_waits": sum(1 for e in entries if e.get("kind") == "batch_item" and e["status"] == 429),
         }
+        # Peak memory of the collection's module process (oauth2_grants, oauth2_grant_info, ...).
+        rss = [int(p[4]) for p in processes if len(p) > 4 and p[4].isdigit() and p[0].startswith("oauth2_grant")]
+        result["module_peak_rss_mb"] = round(max(rss) / 1024.0, 1) if rss else None
         log("  {label:<34} {wall_s:7.2f} s  cpu {cpu_s:7.2f} s  processes {module_processes:5d}  graph {graph_requests:5d}  "
             "token {token_requests}  writes {writes}".format(**result))
         return result
@@ -206,7 +220,7 @@ class Bench(object):
 
     # ------------------------------------------------------------------------------------------- scenarios
     def fleet(self, size, with_baseline):
-        seed = bench_seed.make_seed(size, grants=0, resources=1)
+        seed = scale.fleet_seed(self.args, size)
         grants = bench_seed.declared_grants(size, "id")
         rows = {}
         creates, noops = [], []
@@ -215,7 +229,7 @@ class Bench(object):
             self.seed(seed)
             self.cold_token_cache()
             create = self.playbook("role_apply.yml", {"bench_grants": grants}, "role N={0} first run{1}".format(size, suffix))
-            assert self.grant_count() == size and create["writes"] == size, "role did not create every grant"
+            assert create["writes"] == size, "role did not create every grant"
             noop = self.playbook("role_apply.yml", {"bench_grants": grants}, "role N={0} second run{1}".format(size, suffix))
             assert noop["writes"] == 0, "the role's second run wrote"
             creates.append(create)
@@ -226,7 +240,7 @@ class Bench(object):
             self.seed(seed)
             rows["uri_create"] = self.playbook("baseline_uri.yml", {"bench_grants": grants},
                                                "uri N={0} first run".format(size))
-            assert self.grant_count() == size and rows["uri_create"]["writes"] == size, "baseline did not create every grant"
+            assert rows["uri_create"]["writes"] == size, "baseline did not create every grant"
             rows["uri_noop"] = self.playbook("baseline_uri.yml", {"bench_grants": grants}, "uri N={0} second run".format(size))
             assert rows["uri_noop"]["writes"] == 0, "the baseline's second run wrote"
         return rows
@@ -248,15 +262,18 @@ class Bench(object):
         return rows
 
     def info_run(self):
-        grants, clients = self.args.info_grants, self.args.info_clients
-        resources = -(-grants // clients)
-        self.seed(bench_seed.make_seed(clients, grants=grants, resources=resources))
         rows = []
-        for resolve in (False, True):
-            label = "info over {0} grants{1}".format(grants, ", resolve_names" if resolve else "")
-            row = self.playbook("info.yml", {"bench_resolve_names": resolve, "bench_expected": grants}, label)
-            row["distinct_objects"] = clients + resources
-            rows.append(row)
+        for grants in self.args.info_grants:
+            clients = max(1, grants // self.args.info_resources)
+            resources = -(-grants // clients)
+            self.seed(scale.info_seed(self.args, grants, clients))
+            for resolve in (False, True):
+                if resolve and grants > self.args.info_names_max:
+                    continue
+                label = "info over {0} grants{1}".format(grants, ", resolve_names" if resolve else "")
+                row = self.playbook("info.yml", {"bench_resolve_names": resolve, "bench_expected": grants}, label)
+                row.update(distinct_objects=clients + resources, grants=grants, resolve_names=resolve)
+                rows.append(row)
         return rows
 
     def empty_playbook(self):
@@ -467,15 +484,16 @@ def report(results):
         lines.append("### `oauth2_grant_info` over many grants")
         lines.append("")
         lines.append("| case | wall s | Graph requests | list requests (target) | `$batch` requests (target) | "
-                     "token requests |")
-        lines.append("|---|---:|---:|---:|---:|---:|")
+                     "getByIds | token requests | module peak RSS MB |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
         for row in results["info"]:
-            grants = results["info_grants"]
+            grants = row.get("grants", results["info_grants"])
             list_target = int(math.ceil(grants / float(PAGE_SIZE)))
             batch_target = "≤ {0}".format(int(math.ceil(row["distinct_objects"] / float(BATCH_LIMIT)))) \
                 if "resolve" in row["label"] else "0"
             lines.append("| {label} | {wall_s:.2f} | {graph_requests} | {list_requests} ({lt}) | {batches} ({bt}) | "
-                         "{token_requests} |".format(lt=list_target, bt=batch_target, **row))
+                         "{gbi} | {token_requests} | {rss} |".format(lt=list_target, bt=batch_target, gbi=row.get("get_by_ids", 0),
+                                                                    rss=row.get("module_peak_rss_mb"), **row))
         lines.append("")
     if results.get("startup"):
         lines.append("### Module start-up (`python -c '…'`, 9 fresh processes each, warm bytecode caches)")
@@ -490,6 +508,7 @@ def report(results):
         for row in results["imports"]:
             lines.append("- `{module}`: {cumulative_ms} ms".format(**row))
         lines.append("")
+    lines.append(scale.report(results))
     return "\n".join(lines)
 
 
@@ -512,8 +531,23 @@ def main(argv=None):
     parser.add_argument("--latency-ms", type=float, default=50, help="latency injected per HTTP request (default 50)")
     parser.add_argument("--baseline-max", type=int, default=200,
                         help="largest N the uri baseline is run for; above it the baseline is extrapolated (default 200)")
-    parser.add_argument("--info-grants", type=int, default=5000, help="grants for the info run (0: skip; default 5000)")
-    parser.add_argument("--info-clients", type=int, default=1000, help="client SPs those grants spread over (default 1000)")
+    parser.add_argument("--info-grants", default="5000,100000",
+                        help="comma-separated grant counts of the info runs (0: skip; default 5000,100000)")
+    parser.add_argument("--info-resources", type=int, default=5, help="resources the info grants spread over (default 5)")
+    parser.add_argument("--info-names-max", type=int, default=5000,
+                        help="largest info run also measured with resolve_names (default 5000)")
+    parser.add_argument("--background", type=int, default=2000,
+                        help="AllPrincipals grants of other apps on Microsoft Graph in the fleet seeds (default 2000)")
+    parser.add_argument("--user-consents", type=int, default=20000,
+                        help="per-user consents on Microsoft Graph in the fleet seeds (default 20000)")
+    parser.add_argument("--no-directory-read", action="store_true",
+                        help="the automation identity without Directory.Read.All (no getByIds)")
+    parser.add_argument("--scenarios", default="empty,fleet,budgets,info,throttle,startup",
+                        help="comma-separated subset of empty,fleet,budgets,info,throttle,startup (default all)")
+    parser.add_argument("--throttle-budget", type=int, default=300,
+                        help="operations per window and application of the throttling model (default 300)")
+    parser.add_argument("--throttle-window", type=float, default=10, help="window of the throttling model, s (default 10)")
+    parser.add_argument("--throttle-sizes", default="1000", help="N of the throttled runs (default 1000)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of the role per size, the median is reported (default 3; the baseline runs once)")
     parser.add_argument("--no-budgets", action="store_true", help="skip the per-task oauth2_grant budgets")
@@ -526,15 +560,22 @@ def main(argv=None):
             print(report(json.load(handle)))
         return 0
     sizes = sorted(int(s) for s in args.sizes.split(",") if s.strip())
+    args.info_grants = [int(g) for g in str(args.info_grants).split(",") if g.strip() and int(g)]
+    args.throttle_sizes = [int(n) for n in args.throttle_sizes.split(",") if n.strip()]
+    scenarios = set(x.strip() for x in args.scenarios.split(",") if x.strip())
 
     bench = Bench(args)
-    results = {"machine": machine_info(args), "fleet": {}, "info_grants": args.info_grants}
+    results = {"machine": machine_info(args), "fleet": {}, "info_grants": args.info_grants,
+               "throttle": {"budget": args.throttle_budget, "window": args.throttle_window},
+               "seed": {"background": args.background, "user_consents": args.user_consents,
+                        "directory_read": not args.no_directory_read}}
     started = time.monotonic()
     try:
         bench.start()
-        results["empty"] = bench.empty_playbook()
+        if "empty" in scenarios:
+            results["empty"] = bench.empty_playbook()
         measured = []
-        for size in sizes:
+        for size in (sizes if "fleet" in scenarios else []):
             with_baseline = size <= args.baseline_max
             results["fleet"][size] = bench.fleet(size, with_baseline)
             if with_baseline:
@@ -542,13 +583,15 @@ def main(argv=None):
             elif len(measured) >= 2:
                 for key in ("uri_create", "uri_noop"):
                     results["fleet"][size][key] = extrapolate(results["fleet"], measured, size, key)
-        if not args.no_budgets:
+        if not args.no_budgets and "budgets" in scenarios:
             results["budgets"] = bench.budgets()
-        if args.info_grants:
+        if args.info_grants and "info" in scenarios:
             results["info"] = bench.info_run()
+        if "throttle" in scenarios:
+            results["throttled"] = scale.throttled(bench, args)
     finally:
         bench.stop()
-    if not args.no_startup:
+    if not args.no_startup and "startup" in scenarios:
         results["startup"], results["imports"] = startup_times()
     results["total_s"] = round(time.monotonic() - started, 1)
     results["machine"]["loadavg_at_end"] = os.getloadavg()

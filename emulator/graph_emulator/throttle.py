@@ -43,12 +43,19 @@ class ThrottleModel:
 _MODEL = ThrottleModel()
 
 
+_CONFIG = {"knobs": None}
+
+
 def check(ctx, faults) -> Optional[int]:
-    """The Retry-After of an operation beyond the budget of the caller's application, else None."""
-    budget = faults.get("throttle_budget")
-    if not budget:
+    """The Retry-After of an operation beyond the budget of the caller's application, else None. Setting the knobs
+    anew (off, then on again) starts fresh windows."""
+    knobs = (faults.get("throttle_budget"), faults.get("throttle_window_seconds"))
+    if knobs != _CONFIG["knobs"]:
+        _CONFIG["knobs"] = knobs
+        _MODEL.reset()
+    if not knobs[0]:
         return None
-    return _MODEL.take(ctx.claims.get("appid") or ctx.claims.get("azp") or "", budget, faults.get("throttle_window_seconds"))
+    return _MODEL.take(ctx.claims.get("appid") or ctx.claims.get("azp") or "", knobs[0], knobs[1])
 
 
 def reset():
