@@ -34,7 +34,7 @@ from .seedfile import load_seed_file
 from .state import Directory
 from .tokens import TokenService, load_signing_key
 
-MAX_BODY = 16 * 1024 * 1024
+MAX_BODY = 64 * 1024 * 1024  # tenant-scale seeds (100,000 grants) go through the control plane
 
 
 def load_default_seed() -> dict:

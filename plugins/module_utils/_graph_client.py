@@ -38,20 +38,19 @@ except ImportError:  # pragma: no cover - Python 2 is not supported, this only k
 REQUESTS_IMPORT_ERROR = None
 try:
     import requests
-    from requests.structures import CaseInsensitiveDict
     HAS_REQUESTS = True
 except ImportError:  # pragma: no cover - exercised by the import sanity test only
     import traceback
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
     requests = None
-    CaseInsensitiveDict = dict
 
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError, path_only
 from ansible_collections.msgraph.grants.plugins.module_utils._redaction import redact, register_secret
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_batch import BatchSender, batch_answers
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_concurrency import MAX_CONCURRENCY, run_parallel
-from ansible_collections.msgraph.grants.plugins.module_utils._graph_response import (  # noqa: F401 (re-exported)
+# Re-exported: callers import these from here (the names moved to _graph_response to keep this file small).
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_response import (  # noqa: F401 pylint: disable=unused-import
     GraphResponse,
     _error_from_parts,
     error_from_response,
@@ -60,7 +59,6 @@ from ansible_collections.msgraph.grants.plugins.module_utils._graph_retries impo
     CONNECT_TIMEOUT,
     READ_METHODS,
     RetryBudget,
-    parse_retry_after,
 )
 
 
