@@ -18,7 +18,6 @@ import seed as bench_seed  # bench/seed.py
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SEED = os.path.join(ROOT, "emulator", "graph_emulator", "seed_default.json")
 PAGE_SIZE = 999
-BATCH_LIMIT = 20
 
 
 def default_seed():
@@ -39,12 +38,6 @@ def info_seed(args, grants, clients):
     if not args.no_directory_read:
         bench_seed.with_directory_read(seed, default_seed())
     return seed
-
-
-def peak_rss_mb(row, module):
-    """Peak resident memory (MB) of the ``module`` processes of a run (GNU time's %M, in KB)."""
-    values = [p[4] for p in row.get("processes", []) if p[0] == module and len(p) > 4 and p[4].isdigit()]
-    return round(max(int(v) for v in values) / 1024.0, 1) if values else None
 
 
 def throttled(bench, args):
@@ -83,8 +76,8 @@ def scale_targets(results):
     if noop and fixed:
         ok = noop["graph_requests"] <= 10 and noop["wall_s"] <= 1.5 * fixed
         out.append(("no-op over 1,000 grants, object ids", "≤ 10 Graph requests, wall ≤ 1.5× fixed cost",
-                    "{0} requests, {1:.2f} s = {2:.2f}× {3:.2f} s".format(noop["graph_requests"], noop["wall_s"],
-                                                                       noop["wall_s"] / fixed, fixed), verdict(ok)))
+                    "{0} requests, {1:.2f} s = {2:.2f}× {3:.2f} s".format(
+                        noop["graph_requests"], noop["wall_s"], noop["wall_s"] / fixed, fixed), verdict(ok)))
     create = row(1000, "role_create")
     if create and fixed:
         write_batches = create.get("write_batches")
