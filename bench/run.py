@@ -23,7 +23,6 @@ Prints markdown tables and writes them with the raw numbers to bench/results/ (g
 
 import argparse
 import json
-import math
 import os
 import platform
 import resource
@@ -39,6 +38,8 @@ BENCH = os.path.join(ROOT, "bench")
 sys.path.insert(0, BENCH)
 sys.path.insert(0, os.path.join(ROOT, "emulator"))
 
+import scale  # noqa: E402  (bench/scale.py)
+from report import extrapolate, report  # noqa: E402  (bench/report.py)
 import seed as bench_seed  # noqa: E402  (bench/seed.py)
 from graph_emulator.testing import Control  # noqa: E402
 
@@ -46,12 +47,7 @@ VENV = os.path.join(ROOT, ".venv")
 PYTHON = os.path.join(VENV, "bin", "python")
 COLLECTIONS = os.path.join(ROOT, ".tmp", "collections")
 WORK = os.path.join(ROOT, ".tmp", "bench")
-BATCH_LIMIT = 20
-PAGE_SIZE = 999
 GRAPH_PREFIX = "/v1.0"
-
-TARGETS = {"noop": 5.0, "create": 3.0}  # speed-up over the uri baseline, wall time, at N = TARGET_SIZE
-TARGET_SIZE = 200
 
 
 # ----------------------------------------------------------------------------------------------------- helpers
@@ -73,18 +69,22 @@ def ensure_collections_link():
 
 
 def write_counting_interpreter(path, count_file):
-    """A shell wrapper around .venv/bin/python that appends one line per module process: module, start, end, rc.
+    """A shell wrapper around .venv/bin/python that appends one line per module process: module, start, end, rc, peak
+    resident memory in KB (GNU time's %M, when /usr/bin/time exists).
 
     Ansible (local connection, no pipelining) runs ``<interpreter> .../AnsiballZ_<module>.py``, so the module name is
     the file name. This counts real processes, whatever the task, loop or action plugin."""
+    timer = '/usr/bin/time -f %M -o "$mem"' if os.path.exists("/usr/bin/time") else ""
     script = """#!/bin/sh
 start=$(date +%s.%N)
-{python} "$@"
+mem=$(mktemp)
+{timer} {python} "$@"
 rc=$?
+rss=$(tail -n 1 "$mem" 2>/dev/null); rm -f "$mem"
 name=$(basename "${{1:-stdin}}" .py)
-echo "${{name#AnsiballZ_}} $start $(date +%s.%N) $rc" >> {count}
+echo "${{name#AnsiballZ_}} $start $(date +%s.%N) $rc ${{rss:--}}" >> {count}
 exit $rc
-""".format(python=PYTHON, count=count_file)
+""".format(python=PYTHON, count=count_file, timer=timer)
     with open(path, "w") as handle:
         handle.write(script)
     os.chmod(path, 0o755)
@@ -144,7 +144,11 @@ class Bench(object):
                            stdout=subprocess.DEVNULL, check=False)
 
     def seed(self, seed):
-        self.control.load_seed(seed)  # keeps the faults (latency)
+        """Load ``seed`` (keeps the faults: latency). Compact JSON and a long timeout: tenant-scale seeds are large."""
+        control = self.control
+        response = control.session.post(control.url + "/_emulator/seed", data=json.dumps(seed, separators=(",", ":")),
+                                        headers={"Content-Type": "application/json"}, verify=control.ca_path, timeout=900)
+        response.raise_for_status()
 
     def cold_token_cache(self):
         shutil.rmtree(self.token_cache, ignore_errors=True)
@@ -196,7 +200,16 @@ class Bench(object):
                                  and e["path"].rstrip("/").lower() == GRAPH_PREFIX + "/oauth2permissiongrants"),
             "graph_time_span_s": round(graph[-1]["time"] - graph[0]["time"], 3) if graph else 0.0,
             "batch_sizes": [sum(1 for i in entries if i.get("batch") == e["seq"]) for e in graph if e.get("is_batch")],
+            "graph_operations": summary.get("graph_operations"),
+            "throttled": summary.get("throttled", 0),
+            "failed": 0,  # a failed playbook raises above
+            "write_batches": len(set(i["batch"] for i in entries if i.get("kind") == "batch_item" and i.get("write"))),
+            "get_by_ids": sum(1 for e in graph if e["path"].lower().endswith("/directoryobjects/getbyids")),
+            "retry_waits": sum(1 for e in entries if e.get("kind") == "batch_item" and e["status"] == 429),
         }
+        # Peak memory of the collection's module process (oauth2_grants, oauth2_grant_info, ...).
+        rss = [int(p[4]) for p in processes if len(p) > 4 and p[4].isdigit() and p[0].startswith("oauth2_grant")]
+        result["module_peak_rss_mb"] = round(max(rss) / 1024.0, 1) if rss else None
         log("  {label:<34} {wall_s:7.2f} s  cpu {cpu_s:7.2f} s  processes {module_processes:5d}  graph {graph_requests:5d}  "
             "token {token_requests}  writes {writes}".format(**result))
         return result
@@ -206,7 +219,7 @@ class Bench(object):
 
     # ------------------------------------------------------------------------------------------- scenarios
     def fleet(self, size, with_baseline):
-        seed = bench_seed.make_seed(size, grants=0, resources=1)
+        seed = scale.fleet_seed(self.args, size)
         grants = bench_seed.declared_grants(size, "id")
         rows = {}
         creates, noops = [], []
@@ -215,7 +228,7 @@ class Bench(object):
             self.seed(seed)
             self.cold_token_cache()
             create = self.playbook("role_apply.yml", {"bench_grants": grants}, "role N={0} first run{1}".format(size, suffix))
-            assert self.grant_count() == size and create["writes"] == size, "role did not create every grant"
+            assert create["writes"] == size, "role did not create every grant"
             noop = self.playbook("role_apply.yml", {"bench_grants": grants}, "role N={0} second run{1}".format(size, suffix))
             assert noop["writes"] == 0, "the role's second run wrote"
             creates.append(create)
@@ -226,7 +239,7 @@ class Bench(object):
             self.seed(seed)
             rows["uri_create"] = self.playbook("baseline_uri.yml", {"bench_grants": grants},
                                                "uri N={0} first run".format(size))
-            assert self.grant_count() == size and rows["uri_create"]["writes"] == size, "baseline did not create every grant"
+            assert rows["uri_create"]["writes"] == size, "baseline did not create every grant"
             rows["uri_noop"] = self.playbook("baseline_uri.yml", {"bench_grants": grants}, "uri N={0} second run".format(size))
             assert rows["uri_noop"]["writes"] == 0, "the baseline's second run wrote"
         return rows
@@ -248,15 +261,18 @@ class Bench(object):
         return rows
 
     def info_run(self):
-        grants, clients = self.args.info_grants, self.args.info_clients
-        resources = -(-grants // clients)
-        self.seed(bench_seed.make_seed(clients, grants=grants, resources=resources))
         rows = []
-        for resolve in (False, True):
-            label = "info over {0} grants{1}".format(grants, ", resolve_names" if resolve else "")
-            row = self.playbook("info.yml", {"bench_resolve_names": resolve, "bench_expected": grants}, label)
-            row["distinct_objects"] = clients + resources
-            rows.append(row)
+        for grants in self.args.info_grants:
+            clients = max(1, grants // self.args.info_resources)
+            resources = -(-grants // clients)
+            self.seed(scale.info_seed(self.args, grants, clients))
+            for resolve in (False, True):
+                if resolve and grants > self.args.info_names_max:
+                    continue
+                label = "info over {0} grants{1}".format(grants, ", resolve_names" if resolve else "")
+                row = self.playbook("info.yml", {"bench_resolve_names": resolve, "bench_expected": grants}, label)
+                row.update(distinct_objects=clients + resources, grants=grants, resolve_names=resolve)
+                rows.append(row)
         return rows
 
     def empty_playbook(self):
@@ -347,26 +363,6 @@ def startup_times(repeat=9):
 
 
 # ------------------------------------------------------------------------------------------------- reporting
-def extrapolate(fleet, sizes_measured, size, key):
-    """Linear fit through the two largest measured sizes (cost per grant x N + fixed cost)."""
-    a, b = sizes_measured[-2], sizes_measured[-1]
-    ra, rb = fleet[a][key], fleet[b][key]
-    out = {"estimated": True}
-    for field in ("wall_s", "cpu_s", "module_processes", "graph_requests", "token_requests", "writes"):
-        slope = (rb[field] - ra[field]) / float(b - a)
-        out[field] = round(rb[field] + slope * (size - b), 3 if field == "wall_s" else 0)
-    return out
-
-
-def fmt_wall(row):
-    return ("~{0:.0f} (est.)" if row.get("estimated") else "{0:.2f}").format(row["wall_s"])
-
-
-def fmt_int(row, field):
-    value = int(row[field])
-    return "~{0} (est.)".format(value) if row.get("estimated") else str(value)
-
-
 def machine_info(args):
     cpu = "?"
     try:
@@ -392,150 +388,29 @@ def machine_info(args):
     }
 
 
-def report(results):
-    lines = []
-    m = results["machine"]
-    lines.append("Run {date}: {nproc} CPUs ({cpu}), {python}, {ansible}, {platform}; load average (1/5/15 min) "
-                 "{load} at start, {load_end} at end; total {total:.0f} s; emulator latency {latency_ms:g} ms per HTTP "
-                 "request.".format(load=" ".join("%.2f" % x for x in m["loadavg_at_start"]),
-                                   load_end=" ".join("%.2f" % x for x in m.get("loadavg_at_end", ())),
-                                   total=results.get("total_s", 0), **m))
-    lines.append("")
-    if "empty" in results:
-        e = results["empty"]
-        lines.append("Fixed cost of ansible-playbook with one module task (no Graph): {0:.2f} s.".format(e["wall_s"]))
-        lines.append("")
-    fleet = results["fleet"]
-    if fleet:
-        lines.append("### Role vs hand-written `uri` playbook (N grants, object ids)")
-        lines.append("")
-        lines.append("| N | run | tool | wall s | CPU s | module processes | Graph requests | token requests | writes | "
-                     "Graph span s | speed-up wall (CPU) | target (wall) |")
-        lines.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-        for size in sorted(fleet, key=int):
-            rows = fleet[size]
-            for run, key_role, key_uri, target in (("first (create N)", "role_create", "uri_create", TARGETS["create"]),
-                                                   ("second (no-op)", "role_noop", "uri_noop", TARGETS["noop"])):
-                role, uri = rows[key_role], rows.get(key_uri)
-                ratio = uri["wall_s"] / role["wall_s"] if uri else None
-                cpu_ratio = uri["cpu_s"] / role["cpu_s"] if uri and uri.get("cpu_s") else None
-                verdict = ""
-                if ratio is not None and int(size) == TARGET_SIZE:
-                    verdict = "≥ {0:g}×: {1}".format(target, "met" if ratio >= target else "MISSED")
-                if ratio is None:
-                    speedup = ""
-                elif uri.get("estimated"):
-                    speedup = "~{0:.0f}× (est.)".format(ratio)
-                else:
-                    speedup = "{0:.1f}× ({1:.1f}×)".format(ratio, cpu_ratio or 0)
-                lines.append("| {n} | {run} | role | {w} | {c:.2f} | {p} | {g} | {t} | {wr} | {span:.2f} | {r} | {v} |".format(
-                    n=size, run=run, w=fmt_wall(role), c=role["cpu_s"], p=fmt_int(role, "module_processes"),
-                    g=fmt_int(role, "graph_requests"), t=fmt_int(role, "token_requests"), wr=fmt_int(role, "writes"),
-                    span=role["graph_time_span_s"], r=speedup, v=verdict))
-                if uri:
-                    lines.append("| {n} | {run} | uri | {w} | {c} | {p} | {g} | {t} | {wr} | {span} | | |".format(
-                        n=size, run=run, w=fmt_wall(uri), c=("~%.0f (est.)" if uri.get("estimated") else "%.2f") % uri["cpu_s"],
-                        p=fmt_int(uri, "module_processes"), g=fmt_int(uri, "graph_requests"),
-                        t=fmt_int(uri, "token_requests"), wr=fmt_int(uri, "writes"),
-                        span=("%.2f" % uri["graph_time_span_s"]) if "graph_time_span_s" in uri else ""))
-        lines.append("")
-        lines.append("Graph span: seconds between the first and the last Graph request of the run (the rest of the wall "
-                     "time is ansible-playbook, module start-up and local work). The targets are defined at N = {0}."
-                     .format(TARGET_SIZE))
-        lines.append("")
-        lines.append("Growth: marginal wall seconds per additional grant between consecutive sizes (the slope of the cost):")
-        lines.append("")
-        lines.append("| between | role first run | role second run | uri first run | uri second run |")
-        lines.append("|---|---:|---:|---:|---:|")
-        ordered = sorted(fleet, key=int)
-        for a, b in zip(ordered, ordered[1:]):
-            cells = []
-            for key in ("role_create", "role_noop", "uri_create", "uri_noop"):
-                ra, rb = fleet[a].get(key), fleet[b].get(key)
-                if not ra or not rb or ra.get("estimated") or rb.get("estimated"):
-                    cells.append("")
-                else:
-                    cells.append("{0:.3f}".format((rb["wall_s"] - ra["wall_s"]) / float(int(b) - int(a))))
-            lines.append("| N={0} → {1} | {2} |".format(a, b, " | ".join(cells)))
-        lines.append("")
-        if any(len(fleet[n]["role_noop"].get("wall_all_s", [])) > 1 for n in fleet):
-            lines.append("Role wall times of every repetition (the table shows the median run):")
-            lines.append("")
-            for size in ordered:
-                lines.append("- N={0}: first run {1}; second run {2}".format(
-                    size, ", ".join("%.2f" % w for w in fleet[size]["role_create"]["wall_all_s"]),
-                    ", ".join("%.2f" % w for w in fleet[size]["role_noop"]["wall_all_s"])))
-            lines.append("")
-        lines.append("Batch sizes of the role's runs (items per `$batch` envelope, in order):")
-        lines.append("")
-        for size in sorted(fleet, key=int):
-            for key in ("role_create", "role_noop"):
-                sizes = fleet[size][key].get("batch_sizes") or []
-                lines.append("- N={0} {1}: {2} batches: {3}".format(size, key.split("_")[1], len(sizes),
-                                                                    compact(sizes)))
-        lines.append("")
-    if results.get("budgets"):
-        lines.append("### Per-task budgets of `oauth2_grant` (one grant; warm token cache after the first run)")
-        lines.append("")
-        lines.append("| case | wall s | Graph requests | token requests | writes | budget |")
-        lines.append("|---|---:|---:|---:|---:|---|")
-        budget = {"create, object ids": "1 + 1 write", "converged, object ids": "1, 0 token",
-                  "converged, appIds": "1", "converged, display names": "≤ 2"}
-        for row in results["budgets"]:
-            lines.append("| {label} | {wall_s:.2f} | {graph_requests} | {token_requests} | {writes} | {b} |".format(
-                b=budget.get(row["label"], ""), **row))
-        lines.append("")
-    if results.get("info"):
-        lines.append("### `oauth2_grant_info` over many grants")
-        lines.append("")
-        lines.append("| case | wall s | Graph requests | list requests (target) | `$batch` requests (target) | "
-                     "token requests |")
-        lines.append("|---|---:|---:|---:|---:|---:|")
-        for row in results["info"]:
-            grants = results["info_grants"]
-            list_target = int(math.ceil(grants / float(PAGE_SIZE)))
-            batch_target = "≤ {0}".format(int(math.ceil(row["distinct_objects"] / float(BATCH_LIMIT)))) \
-                if "resolve" in row["label"] else "0"
-            lines.append("| {label} | {wall_s:.2f} | {graph_requests} | {list_requests} ({lt}) | {batches} ({bt}) | "
-                         "{token_requests} |".format(lt=list_target, bt=batch_target, **row))
-        lines.append("")
-    if results.get("startup"):
-        lines.append("### Module start-up (`python -c '…'`, 9 fresh processes each, warm bytecode caches)")
-        lines.append("")
-        lines.append("| python -c | min s | median s |")
-        lines.append("|---|---:|---:|")
-        for row in results["startup"]:
-            lines.append("| {label} | {min_s:.3f} | {median_s:.3f} |".format(**row))
-        lines.append("")
-        lines.append("Cumulative import time under `oauth2_grant` (`python -X importtime`, one run):")
-        lines.append("")
-        for row in results["imports"]:
-            lines.append("- `{module}`: {cumulative_ms} ms".format(**row))
-        lines.append("")
-    return "\n".join(lines)
-
-
-def compact(values):
-    """[20, 20, 20, 2] -> '20×3, 2'."""
-    out, prev, count = [], None, 0
-    for value in values + [None]:
-        if value == prev:
-            count += 1
-            continue
-        if prev is not None:
-            out.append("{0}×{1}".format(prev, count) if count > 1 else str(prev))
-        prev, count = value, 1
-    return ", ".join(out) or "none"
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description="msgraph.grants performance benchmark (see docs/performance.md)")
     parser.add_argument("--sizes", default="10,50,200,1000", help="comma-separated N (default 10,50,200,1000)")
     parser.add_argument("--latency-ms", type=float, default=50, help="latency injected per HTTP request (default 50)")
     parser.add_argument("--baseline-max", type=int, default=200,
                         help="largest N the uri baseline is run for; above it the baseline is extrapolated (default 200)")
-    parser.add_argument("--info-grants", type=int, default=5000, help="grants for the info run (0: skip; default 5000)")
-    parser.add_argument("--info-clients", type=int, default=1000, help="client SPs those grants spread over (default 1000)")
+    parser.add_argument("--info-grants", default="5000,100000",
+                        help="comma-separated grant counts of the info runs (0: skip; default 5000,100000)")
+    parser.add_argument("--info-resources", type=int, default=5, help="resources the info grants spread over (default 5)")
+    parser.add_argument("--info-names-max", type=int, default=5000,
+                        help="largest info run also measured with resolve_names (default 5000)")
+    parser.add_argument("--background", type=int, default=2000,
+                        help="AllPrincipals grants of other apps on Microsoft Graph in the fleet seeds (default 2000)")
+    parser.add_argument("--user-consents", type=int, default=20000,
+                        help="per-user consents on Microsoft Graph in the fleet seeds (default 20000)")
+    parser.add_argument("--no-directory-read", action="store_true",
+                        help="the automation identity without Directory.Read.All (no getByIds)")
+    parser.add_argument("--scenarios", default="empty,fleet,budgets,info,throttle,startup",
+                        help="comma-separated subset of empty,fleet,budgets,info,throttle,startup (default all)")
+    parser.add_argument("--throttle-budget", type=int, default=300,
+                        help="operations per window and application of the throttling model (default 300)")
+    parser.add_argument("--throttle-window", type=float, default=10, help="window of the throttling model, s (default 10)")
+    parser.add_argument("--throttle-sizes", default="1000", help="N of the throttled runs (default 1000)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of the role per size, the median is reported (default 3; the baseline runs once)")
     parser.add_argument("--export-grants", type=int, default=0,
@@ -551,15 +426,22 @@ def main(argv=None):
             print(report(json.load(handle)))
         return 0
     sizes = sorted(int(s) for s in args.sizes.split(",") if s.strip())
+    args.info_grants = [int(g) for g in str(args.info_grants).split(",") if g.strip() and int(g)]
+    args.throttle_sizes = [int(n) for n in args.throttle_sizes.split(",") if n.strip()]
+    scenarios = set(x.strip() for x in args.scenarios.split(",") if x.strip())
 
     bench = Bench(args)
-    results = {"machine": machine_info(args), "fleet": {}, "info_grants": args.info_grants}
+    results = {"machine": machine_info(args), "fleet": {}, "info_grants": args.info_grants,
+               "throttle": {"budget": args.throttle_budget, "window": args.throttle_window},
+               "seed": {"background": args.background, "user_consents": args.user_consents,
+                        "directory_read": not args.no_directory_read}}
     started = time.monotonic()
     try:
         bench.start()
-        results["empty"] = bench.empty_playbook()
+        if "empty" in scenarios:
+            results["empty"] = bench.empty_playbook()
         measured = []
-        for size in sizes:
+        for size in (sizes if "fleet" in scenarios else []):
             with_baseline = size <= args.baseline_max
             results["fleet"][size] = bench.fleet(size, with_baseline)
             if with_baseline:
@@ -567,15 +449,17 @@ def main(argv=None):
             elif len(measured) >= 2:
                 for key in ("uri_create", "uri_noop"):
                     results["fleet"][size][key] = extrapolate(results["fleet"], measured, size, key)
-        if not args.no_budgets:
+        if not args.no_budgets and "budgets" in scenarios:
             results["budgets"] = bench.budgets()
-        if args.info_grants:
+        if args.info_grants and "info" in scenarios:
             results["info"] = bench.info_run()
         if args.export_grants:
             results["export"] = bench.export_run()
+        if "throttle" in scenarios:
+            results["throttled"] = scale.throttled(bench, args)
     finally:
         bench.stop()
-    if not args.no_startup:
+    if not args.no_startup and "startup" in scenarios:
         results["startup"], results["imports"] = startup_times()
     results["total_s"] = round(time.monotonic() - started, 1)
     results["machine"]["loadavg_at_end"] = os.getloadavg()

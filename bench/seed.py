@@ -4,6 +4,7 @@ Importable (``bench/run.py`` uses it) and a small CLI for running a scenario by 
 
     .venv/bin/python bench/seed.py --clients 200 > /tmp/seed.json            # 200 clients + Microsoft Graph
     .venv/bin/python bench/seed.py --clients 1000 --grants 5000 > /tmp/s.json # 1000 clients x 5 resources
+    .venv/bin/python bench/seed.py --clients 1000 --background 2000 --user-consents 20000 > /tmp/s.json
 
 Every id is derived (uuid5) from a fixed namespace and the object's index, so two runs make the same directory and
 the same grants; the load it puts on the emulator is the same from one benchmark run to the next.
@@ -69,6 +70,52 @@ def resource_sps(count):
     return out
 
 
+def background_sp(index):
+    return {
+        "id": guid("other-sp", index),
+        "appId": guid("other-app", index),
+        "displayName": "Bench Other {0:05d}".format(index),
+        "servicePrincipalType": "Application",
+        "accountEnabled": True,
+        "oauth2PermissionScopes": [],
+    }
+
+
+def bench_user(index):
+    return {"id": guid("user", index), "userPrincipalName": "bench.user{0:05d}@contoso.onmicrosoft.com".format(index),
+            "displayName": "Bench User {0:05d}".format(index)}
+
+
+def add_background(seed, background=0, user_consents=0, users=200):
+    """Background on Microsoft Graph, as real tenants carry it: ``background`` AllPrincipals grants of other apps
+    ("Bench Other NNNNN"), and ``user_consents`` per-user consents of ``users`` users to the first of those apps
+    (consent k: app k // users, user k % users)."""
+    apps = max(background, -(-user_consents // users) if user_consents else 0)
+    seed["servicePrincipals"].extend(background_sp(i) for i in range(apps))
+    if user_consents:
+        seed["users"].extend(bench_user(i) for i in range(min(users, user_consents)))
+    graph = GRAPH_SP["id"]
+    for i in range(background):
+        seed["grants"].append({"clientId": guid("other-sp", i), "consentType": "AllPrincipals", "principalId": None,
+                               "resourceId": graph, "scope": "User.Read"})
+    for k in range(user_consents):
+        seed["grants"].append({"clientId": guid("other-sp", k // users), "consentType": "Principal",
+                               "principalId": guid("user", k % users), "resourceId": graph, "scope": "openid profile"})
+    return seed
+
+
+def with_directory_read(seed, default_seed):
+    """The emulator's default applications, the automation identity (the default one) also holding
+    Directory.Read.All: oauth2_grants and oauth2_grant_info then read many objects by id in one request
+    (POST /directoryObjects/getByIds)."""
+    apps = json.loads(json.dumps(default_seed["apps"]))
+    for app in apps:
+        if app.get("default") and "Directory.Read.All" not in app["permissions"]:
+            app["permissions"].append("Directory.Read.All")
+    seed["apps"] = apps
+    return seed
+
+
 def make_seed(clients, grants=0, resources=None, scope=" ".join(GRANT_SCOPES)):
     """A seed with ``clients`` client SPs and the resource SPs.
 
@@ -116,8 +163,11 @@ def main(argv=None):
     parser.add_argument("--clients", type=int, required=True)
     parser.add_argument("--grants", type=int, default=0)
     parser.add_argument("--resources", type=int)
+    parser.add_argument("--background", type=int, default=0, help="AllPrincipals grants of other apps on Microsoft Graph")
+    parser.add_argument("--user-consents", type=int, default=0, help="per-user consents on Microsoft Graph")
     args = parser.parse_args(argv)
-    json.dump(make_seed(args.clients, args.grants, args.resources), sys.stdout, indent=1)
+    seed = add_background(make_seed(args.clients, args.grants, args.resources), args.background, args.user_consents)
+    json.dump(seed, sys.stdout, indent=1)
     sys.stdout.write("\n")
 
 

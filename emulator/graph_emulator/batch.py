@@ -13,6 +13,7 @@ import random
 import time
 
 from .messages import JSON_CONTENT_TYPE, GraphApiError, Request, Response
+from .directory_objects import is_read_only_post
 from .faults import WRITE_METHODS
 
 MAX_BATCH_REQUESTS = 20
@@ -153,7 +154,8 @@ def run_batch(api, ctx, envelope_seq: int) -> Response:
         results[item["id"]] = response
         path, query = item["url"].strip().lstrip("/").partition("?")[::2]
         api.app.record(seq=seq, kind="batch_item", started=started, method=method, path=f"/{ctx.version}/{path}", query=query,
-                       status=response.status, write=method in WRITE_METHODS, batch=envelope_seq, fault=response.fault,
+                       status=response.status, write=method in WRITE_METHODS and not is_read_only_post(method, "/" + path),
+                       batch=envelope_seq, fault=response.fault,
                        body=item.get("body"), request_id=ctx.request_id)
     responses = [_item_payload(item["id"], results[item["id"]]) for item in items]
     if api.app.faults.get("shuffle_batch"):

@@ -63,6 +63,9 @@ DEFAULTS = {
     "drive_owner_delete": "ignored",
     "drive_concurrent_writer": 0,
     "drive_concurrent_change": "content",
+    # The throttling model (throttle.py): operations per application and window, 0 = off.
+    "throttle_budget": 0,
+    "throttle_window_seconds": 10,
 }
 
 # Knobs whose value is one of a fixed set (the readings' knobs among them).
@@ -121,6 +124,12 @@ def _validate(name, value):  # pylint: disable=too-many-return-statements,too-ma
     if name in ("replication_delay_seconds", "reference_lag_seconds", "latency_ms", "write_lag_seconds",
                 "app_lag_seconds"):
         return _non_negative_number(name, value)
+    if name == "throttle_budget":
+        return _non_negative_int(name, value)
+    if name == "throttle_window_seconds":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise FaultError(f"{name} must be a positive number, got {value!r}")
+        return value
     if name == "empty_page_with_nextlink":
         return int(value) if isinstance(value, bool) else _non_negative_int(name, value)
     if name in CHOICES:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 from urllib.parse import parse_qsl
 
-from . import batch, odata, readings
+from . import batch, directory_objects, grant_index, odata, readings, throttle
 from .messages import ODATA_JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, GraphApiError, Request, Response
 from .state import CONSENT_TYPES, is_guid, is_wellformed_grant_id, new_grant_record
 from .faults import Failure, Throttle, WRITE_METHODS
@@ -190,6 +190,9 @@ class GraphApi:
     def run_operation(self, ctx: GraphContext) -> Response:
         """Faults that hit a single operation, then the handler, then apply-then-fail for writes."""
         fault = self.app.faults.take_operation_fault(ctx.method, ctx.full_path)
+        retry_after = throttle.check(ctx, self.app.faults)  # the throttling model: one operation of the app's budget
+        if retry_after is not None and fault is None:
+            fault = Throttle(str(retry_after))
         if isinstance(fault, Throttle):
             return self.throttled_response(ctx, fault)
         if isinstance(fault, Failure):
@@ -285,6 +288,8 @@ class GraphApi:
             return self.route_directory_set(ctx, segments, self.user_set())
         if first == "applications":
             return self.route_directory_set(ctx, segments, self.consent.application_set())
+        if first == "directoryobjects":
+            return directory_objects.route(self, ctx, segments)
         if first == "me":
             raise GraphApiError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
         if first == "$batch":
@@ -553,7 +558,7 @@ class GraphApi:
             for value in predicate.values_of("clientId"):  # the 2022 behaviour (I9): 404 instead of [] for an unknown clientId
                 if directory.service_principal(value) is None:
                     raise not_found("")
-        items = [g for g in directory.visible_grants() if (base_filter is None or base_filter(g)) and predicate(g)]
+        items = [g for g in grant_index.candidates(directory, predicate) if (base_filter is None or base_filter(g)) and predicate(g)]
         if not navigation and readings.listing_is_incomplete(faults.get("listing_completeness"), bool(predicate.values_of("clientId")),
                                                              self.eventual(ctx), count):
             items = readings.omit_for_incomplete_listing(items)

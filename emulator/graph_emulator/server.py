@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, unquote
 from . import DEACTIVATE_FUNCTION, ENV_FILE, INFO_FILE, UNSET_FILE, certs, connection_env
 from .clouds import CLOUD_GRAPH_ROOTS
 from .control import ControlPlane
+from .directory_objects import is_read_only_post
 from .faults import WRITE_METHODS, Faults
 from .graph import VERSIONS, GraphApi, query_dict
 from .messages import Request, Response, json_response
@@ -33,7 +34,7 @@ from .seedfile import load_seed_file
 from .state import Directory
 from .tokens import TokenService, load_signing_key
 
-MAX_BODY = 16 * 1024 * 1024
+MAX_BODY = 64 * 1024 * 1024  # tenant-scale seeds (100,000 grants) go through the control plane
 
 
 def load_default_seed() -> dict:
@@ -140,7 +141,7 @@ class Emulator:  # pylint: disable=too-many-instance-attributes
             time.sleep(latency)  # in this request's own thread: concurrent requests overlap
         path = request.path
         is_batch = [s.lower() for s in split_path(path)[1:]] == ["$batch"]
-        write = request.method in WRITE_METHODS and not is_batch
+        write = request.method in WRITE_METHODS and not is_batch and not is_read_only_post(request.method, path)
         if self.faults.take_drop(request.method, path):
             self.record(seq=seq, kind="graph", started=started, method=request.method, path=path, query=request.query, status=None,
                         write=write, fault="drop_next", is_batch=is_batch)

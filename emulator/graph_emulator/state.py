@@ -170,6 +170,7 @@ class Directory:
         self.grants: dict = {}
         self.grant_created_at: dict = {}  # id -> time.time() of its POST (seeded grants are old: absent)
         self._stale: dict = {}
+        self.grants_revision = 0  # bumped when a grant is created or deleted (grant_index.py caches by it)
         # appstate.py builds on this module, so it is imported here rather than at the top.
         from .appstate import AppStore  # pylint: disable=import-outside-toplevel
         self.appstore = AppStore()
@@ -332,6 +333,7 @@ class Directory:
         _require(spec.get("id") in (None, record["id"]), f"grant id {spec.get('id')!r} does not match its key (expected {record['id']})")
         _require(record["id"] not in self.grants, f"duplicate grant {record['id']}")
         self.grants[record["id"]] = record
+        self.grants_revision += 1
 
     def _remember_before_write(self, gid: str, replication: Optional[tuple]):
         """Keep what reads saw before this write, for N reads / T seconds (docs/dev/graph-behaviour.md#replication-lag)."""
@@ -351,6 +353,7 @@ class Directory:
     def create_grant(self, record: dict, replication: Optional[tuple] = None):
         self._remember_before_write(record["id"], replication)
         self.grants[record["id"]] = record
+        self.grants_revision += 1
         self.grant_created_at[record["id"]] = time.time()
 
     def update_grant_scope(self, gid: str, scope: Optional[str], replication: Optional[tuple] = None):
@@ -360,6 +363,7 @@ class Directory:
     def delete_grant(self, gid: str, replication: Optional[tuple] = None):
         self._remember_before_write(gid, replication)
         del self.grants[gid]
+        self.grants_revision += 1
         self.grant_created_at.pop(gid, None)
 
     def _expire_stale(self, now: float):
@@ -372,9 +376,16 @@ class Directory:
             return self._stale[gid].old
         return self.grants.get(gid)
 
+    def has_pending_views(self) -> bool:
+        """True while a replication-lag view of some grant is still what reads see."""
+        self._expire_stale(time.time())
+        return bool(self._stale)
+
     def visible_grants(self) -> list:
         """Every grant a read would see now, ordered by id (a stable order for keyset paging)."""
-        self._expire_stale(time.time())
+        if not self.has_pending_views():
+            from .grant_index import sorted_grants  # pylint: disable=import-outside-toplevel
+            return sorted_grants(self)
         ids = set(self.grants) | set(self._stale)
         out = []
         for gid in sorted(ids):

@@ -6,7 +6,8 @@
 """Converging a whole list of grants in one module run (``oauth2_grants``, used by the role).
 
 PRIVATE to this collection. Same rules as ``oauth2_grant`` (it uses the same planning and resolution code), but
-the reads of all grants are batched (20 requests per ``$batch``) and so are the writes. A write that fails inside a
+the reads are planned for the whole list (``_read_plan``, ``_bulk_reads``: a resource's grants listed 999 a page, or
+read per client 20 per ``$batch``) and the writes are batched. A write that fails inside a
 batch (duplicate, replication lag, ambiguous 5xx) is handed to the write engine (``_grant_writer.GrantWriter``, the
 one ``oauth2_grant`` uses), which converges that one grant with the careful, sequential logic; so the fast path never
 weakens the guarantees of the slow one.
@@ -30,12 +31,12 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
     check_scope_length,
     grant_after_write,
     grant_view,
-    is_guid,
     plan_change,
     record_applied,
     scope_string,
     select_grant,
 )
+from ansible_collections.msgraph.grants.plugins.module_utils._bulk_reads import BulkReader
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import GraphResponse, error_from_response
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_errors import permission_hints
@@ -100,39 +101,8 @@ class BulkGrantService(object):
 
     def _ensure_all(self, items, exclusive, include_user_consents):
         self._check_items(items)
-        resolver = self.resolver
-        validate_any = any(i.get('validate_scopes', True) and i.get('state', 'present') == 'present' for i in items)
-
-        # Round 1: every distinct name, plus the grants of every client given as a GUID, in batches of 20.
-        sp_lookups, user_lookups, grant_lookups = {}, {}, {}
-        for item in items:
-            for role in ('client', 'resource'):
-                value = item[role]
-                with_scopes = role == 'resource' and validate_any
-                if (role, value) not in sp_lookups:
-                    sp_lookups[(role, value)] = resolver.service_principal_lookup(role, value, with_scopes=with_scopes)
-            if item.get('principal') and item['principal'] not in user_lookups:
-                user_lookups[item['principal']] = resolver.user_lookup(item['principal'])
-        for (role, value) in sp_lookups:
-            if role == 'client' and value not in grant_lookups and is_guid(value):
-                grant_lookups[value] = resolver.client_grants_lookup(value)
-        resolver.run(list(sp_lookups.values()) + list(user_lookups.values()) + list(grant_lookups.values()))
-
-        sps = dict((k, resolver.service_principal(v)) for k, v in sp_lookups.items())
-        users = dict((k, resolver.user(v)) for k, v in user_lookups.items())
-        grants_by_client = {}
-        for value, lookup in grant_lookups.items():
-            grants_by_client[sps[('client', value)].id.lower()] = self._client_grants(lookup, sps[('client', value)].id)
-
-        # Round 2: grants of clients that were given by display name (their object id is known only now).
-        missing = sorted(set(sp.id for (role, _value), sp in sps.items() if role == 'client' and sp.id.lower() not in grants_by_client))
-        if missing:
-            lookups = [resolver.client_grants_lookup(client_id) for client_id in missing]
-            for lookup in lookups:
-                lookup.requests = lookup.requests[:1]  # an object id, never an appId
-            resolver.run(lookups)
-            for client_id, lookup in zip(missing, lookups):
-                grants_by_client[client_id.lower()] = self._client_grants(lookup, client_id)
+        # Every name resolved and every grant the list needs read, as few requests as the plan allows (_read_plan).
+        sps, users, grants_by_client = BulkReader(self.client, self.resolver).read(items, exclusive, include_user_consents)
 
         # Plan every item locally; nothing is written before every item has been checked.
         entries = []
@@ -193,14 +163,6 @@ class BulkGrantService(object):
                 done = [self._entry_result(e) for e in all_entries if e.get('applied')]
                 raise record_applied(err, ['{0}: {1}'.format(r['action'], r['label']) for r in done if r['changed']])
         return self._result(entries, removals)
-
-    def _client_grants(self, lookup, client_id):
-        """The grants read through the client's navigation, or (Graph refused the navigation read) through the
-        documented ``clientId`` filter."""
-        grants = self.resolver.grants(lookup)
-        if grants is None:
-            grants = self.reader.list_grants("clientId eq '{0}'".format(client_id))
-        return grants
 
     def _name_removals(self, removals, sps, users):
         """Names of the undeclared grants' clients, resources and users: those the run resolved already, the others

@@ -25,6 +25,7 @@ except ImportError:  # pragma: no cover - Python 2 is not supported, this only k
     from urlparse import urlsplit  # type: ignore
 
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_concurrency import run_parallel
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_retries import READ_METHODS, parse_retry_after
 from ansible_collections.msgraph.grants.plugins.module_utils._retry_log import describe_requests
 
@@ -32,6 +33,10 @@ BATCH_LIMIT = 20           # Graph JSON batching: at most 20 requests per $batch
 BATCH_READ_RETRY_STATUSES = (502, 503, 504)
 # An item answered 424 Failed Dependency was not executed (like a 429): safe to send again.
 BATCH_NOT_RUN_STATUSES = (424, 429)
+
+
+def _bind(function, argument):
+    return lambda: function(argument)
 
 
 def batch_answers(envelope):
@@ -46,8 +51,10 @@ class BatchSender(object):
     ``retries`` its RetryBudget, ``stats`` its counters, ``response`` the GraphResponse class, ``encode_query`` its
     query encoder."""
 
-    def __init__(self, base_url, send, retries, stats, response, encode_query):
+    def __init__(self, base_url, send, retries, stats, response, encode_query, parallel=None):
         self.base_url = base_url
+        # (tasks, stop) -> Outcomes in input order; by default one envelope after the other.
+        self.parallel = parallel or (lambda tasks, stop=None: run_parallel(tasks, limit=1, stop=stop))
         self.batch_url = base_url + '/$batch'
         self.send = send
         self.retries = retries
@@ -72,31 +79,43 @@ class BatchSender(object):
         """
         items = [self._item(i, req) for i, req in enumerate(requests_)]
         results = [None] * len(items)
+        chunks = [list(range(start, min(start + BATCH_LIMIT, len(items)))) for start in range(0, len(items), BATCH_LIMIT)]
+
+        def send_chunk(chunk):
+            # The user never asked for a $batch: errors and retries name the requests it carries.
+            what = describe_requests([items[i] for i in chunk])
+            state = self.retries.operation()
+            try:
+                self._chunk(items, chunk, results, state, what)
+            except GraphError as err:
+                if (err.url or '').endswith('/$batch'):
+                    err.what = what
+                    err.message = err.message.replace('the $batch ', 'the ')
+                raise
+            finally:
+                state.close()
+
+        # The envelopes are independent: sent a few at a time (``_graph_concurrency``). An ambiguous failure lets the
+        # others go on; any other failure stops sending new ones (those already in flight finish and are reported).
+        outcomes = self.parallel([_bind(send_chunk, chunk) for chunk in chunks],
+                                 stop=lambda err: not getattr(err, 'ambiguous', False))
         unknown = None
-        state = self.retries.operation()
-        try:
-            for start in range(0, len(items), BATCH_LIMIT):
-                chunk = list(range(start, min(start + BATCH_LIMIT, len(items))))
-                # The user never asked for a $batch: errors and retries name the requests it carries.
-                what = describe_requests([items[i] for i in chunk])
-                try:
-                    self._chunk(items, chunk, results, state, what)
-                except GraphError as err:
-                    if (err.url or '').endswith('/$batch'):
-                        err.what = what
-                        err.message = err.message.replace('the $batch ', 'the ')
-                    if err.ambiguous:
-                        unknown = unknown or err
-                        continue  # the other batches are independent: send them
-                    if unknown is None:
-                        if any(item['method'] not in READ_METHODS for item in items):
-                            err.partial_results = results  # the writes of earlier batches did land: say which
-                        raise
-                    # An earlier batch's outcome is unknown: report that, so the caller reconciles by reading; this
-                    # batch (refused) and the ones after it (not sent) are None in partial_results as well.
-                    break
-        finally:
-            state.close()
+        for outcome in outcomes:
+            err = outcome.error
+            if err is None:
+                continue
+            if not isinstance(err, GraphError):
+                raise err
+            if err.ambiguous:
+                unknown = unknown or err
+                continue
+            if unknown is None:
+                if any(item['method'] not in READ_METHODS for item in items):
+                    err.partial_results = results  # the writes of other batches did land: say which
+                raise err
+            # An earlier batch's outcome is unknown: report that, so the caller reconciles by reading; this batch
+            # (refused) and the ones not sent are None in partial_results as well.
+            break
         if unknown is not None:
             unknown.partial_results = results
             raise unknown
@@ -126,7 +145,7 @@ class BatchSender(object):
                 # throttling page; docs/dev/graph-behaviour.md): whenever it carries the items' answers, use them.
                 if responses is None:
                     envelope.raise_for_status()
-                self.stats['batches'] += 1
+                self.retries.count('batches')
                 if not isinstance(responses, list):
                     raise GraphError('the $batch response has no "responses" list', method='POST', url=batch_url,
                                      ambiguous=(method != 'GET'), request_id=envelope.request_id)
@@ -146,7 +165,7 @@ class BatchSender(object):
                 resp = self._response(items[i], entry)
                 results[i] = resp
                 if resp.status == 429:
-                    self.stats['throttled'] += 1
+                    self.retries.count('throttled')
                     throttled = True
                     # Graph throttles per application: the longest Retry-After of the batch holds every request, those
                     # returned to the caller (who plans them again) included.
@@ -174,8 +193,12 @@ class BatchSender(object):
                 for i in retry:
                     self.retries.give_up(results[i], state, rounds)
                 return
-            self.retries.wait(state, delay, describe_requests([items[i] for i in retry]),
-                              'HTTP %s' % '/'.join(sorted(set(str(results[i].status) for i in retry))))
+            what = describe_requests([items[i] for i in retry])
+            why = 'HTTP %s' % '/'.join(sorted(set(str(results[i].status) for i in retry)))
+            if throttled:
+                self.retries.wait_hold(state, delay, not_before, what, why)
+            else:
+                self.retries.wait(state, delay, what, why)
             pending = retry
 
     def _item(self, index, req):

@@ -25,6 +25,7 @@ __metaclass__ = type
 import json as _json
 import random
 import re
+import threading
 import time
 import uuid
 
@@ -37,23 +38,27 @@ except ImportError:  # pragma: no cover - Python 2 is not supported, this only k
 REQUESTS_IMPORT_ERROR = None
 try:
     import requests
-    from requests.structures import CaseInsensitiveDict
     HAS_REQUESTS = True
 except ImportError:  # pragma: no cover - exercised by the import sanity test only
     import traceback
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
     requests = None
-    CaseInsensitiveDict = dict
 
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError, path_only
 from ansible_collections.msgraph.grants.plugins.module_utils._redaction import redact, register_secret
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_batch import BatchSender, batch_answers
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_concurrency import MAX_CONCURRENCY, run_parallel
+# Re-exported: callers import these from here (the names moved to _graph_response to keep this file small).
+from ansible_collections.msgraph.grants.plugins.module_utils._graph_response import (  # noqa: F401 pylint: disable=unused-import
+    GraphResponse,
+    _error_from_parts,
+    error_from_response,
+)
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_retries import (
     CONNECT_TIMEOUT,
     READ_METHODS,
     RetryBudget,
-    parse_retry_after,
 )
 
 
@@ -83,111 +88,6 @@ def encode_query(params):
     return '&'.join(out)
 
 
-class GraphResponse(object):
-    """One Graph answer (a plain request or one $batch item): ``status``, ``headers``, ``json``."""
-
-    def __init__(self, status, headers=None, json=None, text=None, method=None, url=None, read_only=None):
-        self.status = status
-        self.read_only = (method in READ_METHODS) if read_only is None else read_only
-        self.headers = CaseInsensitiveDict(headers or {})
-        self.json = json
-        self.text = text
-        self.method = method
-        self.url = url
-        self.retry_time = 0.0
-        self.attempts = 1
-        self.retries_exhausted = False
-        self.retry_budget = None
-        self.not_before = None  # a 429: the client clock time before which Graph asked not to be called again
-
-    @property
-    def ok(self):
-        return self.status is not None and 200 <= self.status < 300
-
-    @property
-    def request_id(self):
-        rid = self.headers.get('request-id')
-        if not rid and isinstance(self.json, dict):
-            inner = _inner_error(self.json)
-            rid = inner.get('request-id') or inner.get('requestId')
-        return rid
-
-    @property
-    def error(self):
-        """A GraphError describing this response, or None when it is a success."""
-        if self.ok:
-            return None
-        return error_from_response(self)
-
-    def raise_for_status(self):
-        err = self.error
-        if err is not None:
-            raise err
-        return self
-
-    def __repr__(self):
-        return 'GraphResponse(status=%r, method=%r, url=%r)' % (self.status, self.method, path_only(self.url or ''))
-
-
-def _inner_error(body):
-    error = body.get('error') if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return {}
-    inner = error.get('innerError') or error.get('innererror') or {}
-    return inner if isinstance(inner, dict) else {}
-
-
-def error_from_response(response, method=None, url=None, **kwargs):
-    """GraphError for an error GraphResponse (a plain answer or a $batch item). ``method``/``url`` default to the
-    response's own."""
-    for name in ('retry_time', 'attempts', 'retries_exhausted', 'retry_budget', 'not_before'):
-        kwargs.setdefault(name, getattr(response, name, None))
-    kwargs.setdefault('ambiguous', not getattr(response, 'read_only', True) and (response.status or 0) >= 500)
-    return _error_from_parts(method or response.method, url or response.url, response.status, response.headers,
-                             response.json, response.text, **kwargs)
-
-
-def _error_from_parts(method, url, status, headers, body, text, **kwargs):
-    """Map a Graph error envelope ``{"error": {"code", "message", "innerError": {"request-id"}}}`` to GraphError."""
-    headers = CaseInsensitiveDict(headers or {})
-    code = None
-    message = None
-    if isinstance(body, dict):
-        error = body.get('error')
-        if isinstance(error, dict):
-            code = error.get('code')
-            message = error.get('message')
-            if isinstance(message, dict):  # legacy {"lang", "value"} shape
-                message = message.get('value')
-        elif isinstance(error, str):
-            code = error
-            message = body.get('error_description') or body.get('message')
-    if not message:
-        snippet = (text or '').strip()
-        if snippet.startswith('<'):
-            snippet = ''  # an HTML error page says nothing useful
-        message = snippet[:300] if snippet else _reason(status)
-    request_id = headers.get('request-id')
-    if not request_id:
-        inner = _inner_error(body)
-        request_id = inner.get('request-id') or inner.get('requestId')
-    hint = None
-    if status == 401:
-        hint = ('Check that the token is for this Graph root (cloud / graph_url) and has not expired.')
-    kwargs.setdefault('retry_after', parse_retry_after(headers.get('Retry-After')))
-    return GraphError(message, status=status, code=code, request_id=request_id, method=method, url=url,
-                      client_request_id=headers.get('client-request-id'), hint=hint, **kwargs)
-
-
-_REASONS = {400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict',
-            429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable',
-            504: 'Gateway Timeout'}
-
-
-def _reason(status):
-    return _REASONS.get(status, 'HTTP error')
-
-
 class GraphClient(object):
     """A small Microsoft Graph client. See docs/dev/architecture.md for the contract."""
 
@@ -203,6 +103,14 @@ class GraphClient(object):
         self.verify = verify
         self.timeout = timeout
         self.session = session if session is not None else requests.Session()
+        # Worker threads (``parallel``) borrow sessions of their own; an injected session (tests) is shared.
+        self._own_sessions = session is None
+        self._spare_sessions = []
+        self._local = threading.local()
+        self._token_lock = threading.Lock()
+        self.max_concurrency = MAX_CONCURRENCY
+        # At most max_concurrency requests in flight, however the parallel calls nest (a batch inside a parallel read).
+        self._in_flight = threading.Semaphore(MAX_CONCURRENCY)
         self._clock = clock or time.monotonic
         self._log = log
         self.user_agent = user_agent
@@ -301,14 +209,56 @@ class GraphClient(object):
         (marked as exhausted) when the budget does not allow the wait."""
         self._retries.wait_before_retry(err)
 
+    def post_read(self, path, body, headers=None):
+        """A POST that only reads (``/directoryObjects/getByIds``): retried like a GET. Returns the GraphResponse,
+        error answers included (the caller decides)."""
+        url = self._url(path)
+        state = self._retries.operation()
+        try:
+            return self._send('POST', url, body, headers, state, treat_as='GET')
+        finally:
+            state.close()
+
+    def current_token(self):
+        """The access token requests are sent with (never logged or returned)."""
+        return self._token()
+
+    def parallel(self, tasks, stop=None):
+        """Run independent request-sending callables up to ``max_concurrency`` at a time (``_graph_concurrency``);
+        Outcomes in input order. The token is fetched once before fanning out; every thread shares the throttling
+        hold and the retry budget."""
+        if len(tasks) > 1 and self.max_concurrency > 1:
+            self._token()
+        return run_parallel(tasks, limit=self.max_concurrency, stop=stop, wrap=self._with_session)
+
+    def _with_session(self, task):
+        def run():
+            session = self._borrow_session()
+            self._local.session = session
+            try:
+                return task()
+            finally:
+                self._local.session = None
+                with self._token_lock:
+                    self._spare_sessions.append(session)
+        return run
+
+    def _borrow_session(self):
+        if not self._own_sessions:
+            return self.session
+        with self._token_lock:
+            if self._spare_sessions:
+                return self._spare_sessions.pop()
+        return requests.Session()
+
     def batch(self, requests_):
         """Send many requests through ``POST /$batch``, 20 per batch; one GraphResponse per input, in input order.
 
         ``requests_``: dicts with ``method``, ``url`` (relative to the version root, may carry a query), optional
         ``body``, ``headers``, ``params`` and ``retry_throttled``. What is sent again, and the ``partial_results`` of
         an error raised when a batch holding writes fails: ``_graph_batch.BatchSender.run``."""
-        return BatchSender(self.base_url, self._send, self._retries, self.stats, GraphResponse, encode_query).run(
-            requests_)
+        return BatchSender(self.base_url, self._send, self._retries, self.stats, GraphResponse, encode_query,
+                           parallel=self.parallel).run(requests_)
 
     # ------------------------------------------------------------------ internals
     def _note(self, text):
@@ -357,10 +307,11 @@ class GraphClient(object):
         return headers
 
     def _token(self, force_refresh=False):
-        if force_refresh:
-            token = self.token_provider.get_token(force_refresh=True)
-        else:
-            token = self.token_provider.get_token()
+        with self._token_lock:  # one token for every thread (a cache file is not written twice at once)
+            if force_refresh:
+                token = self.token_provider.get_token(force_refresh=True)
+            else:
+                token = self.token_provider.get_token()
         register_secret(token)
         return token
 
@@ -380,11 +331,13 @@ class GraphClient(object):
             headers = self._headers(token, extra_headers, body is not None)
             if retry.attempt > 1:
                 headers['retry-attempt'] = str(retry.attempt - 1)
-            self.stats['requests'] += 1
+            self._retries.count('requests')
             sent_at = self._clock()
             try:
-                raw = self.session.request(method, url, data=data, headers=headers, verify=self.verify,
-                                           timeout=(min(self.timeout, CONNECT_TIMEOUT), self.timeout))
+                with self._in_flight:
+                    raw = (getattr(self._local, 'session', None) or self.session).request(
+                        method, url, data=data, headers=headers, verify=self.verify,
+                        timeout=(min(self.timeout, CONNECT_TIMEOUT), self.timeout))
             except Exception as exc:  # requests.exceptions.RequestException and friends
                 retry.after_exception(exc, sent_at)  # waits before the next attempt, or raises the error
                 continue
@@ -394,7 +347,7 @@ class GraphClient(object):
             if status == 401 and not refreshed and getattr(self.token_provider, 'refreshable', True):
                 # An expired/revoked token: drop it from the cache, get a new one, and try once more.
                 refreshed = True
-                self.stats['token_refreshes'] += 1
+                self._retries.count('token_refreshes')
                 self._note('%s %s: HTTP 401, acquiring a new token and retrying once' % (method, path_only(url)))
                 self._retries.log.add(retry.what, 'HTTP 401: a new token was acquired', 0.0)
                 self._token(force_refresh=True)

@@ -25,6 +25,7 @@ __metaclass__ = type
 
 import email.utils
 import math
+import threading
 import time
 
 try:
@@ -159,8 +160,9 @@ class RetryState(object):
     def close(self):
         if not self.closed:
             self.closed = True
-            self.run.spent += self.spent()
-            self.run.stats['retry_time'] += self.slept
+            with self.run.lock:
+                self.run.spent += self.spent()
+                self.run.stats['retry_time'] += self.slept
 
 
 class RetryBudget(object):
@@ -179,11 +181,30 @@ class RetryBudget(object):
         # Clock time before which no Graph request is sent: Graph throttles per application and tenant, so after a 429
         # every request waits (not only the retry of the throttled one).
         self.hold_until = None
+        # The hold already charged to the budget: threads waiting out the same hold share one charge, so the budget
+        # counts the time the run waited, not that time once per thread.
+        self.hold_charged = None
+        # Requests of one run may be sent from a few threads (``_graph_concurrency``): counters and the hold are shared.
+        self.lock = threading.Lock()
         self.sleep = sleep
         self.clock = clock
         self.random = rand
         self.stats = stats
         self._note = note
+
+    def count(self, name, n=1):
+        """Add ``n`` to the client's counter ``name`` (thread-safe)."""
+        with self.lock:
+            self.stats[name] += n
+
+    def claim_hold(self, until):
+        """True for the first waiter of the hold ending at ``until`` (it charges the wait to the budget and lists it in
+        ``retries``); the threads that wait for the same hold beside it only wait."""
+        with self.lock:
+            if until is None or (self.hold_charged is not None and until <= self.hold_charged):
+                return False
+            self.hold_charged = until
+            return True
 
     def operation(self):
         """A RetryState for one logical operation; ``close()`` it when the operation ends."""
@@ -215,18 +236,24 @@ class RetryBudget(object):
 
     def hold(self, delay):
         """After a 429: no request is sent for ``delay`` seconds. Returns the clock time the hold ends."""
-        until = self.clock() + delay
-        if self.hold_until is None or until > self.hold_until:
-            self.hold_until = until
-        return self.hold_until
+        with self.lock:
+            until = self.clock() + delay
+            if self.hold_until is None or until > self.hold_until:
+                self.hold_until = until
+            return self.hold_until
 
     def respect_hold(self, state, method, url, attempt, what):
         """Wait until Graph's last Retry-After has passed, charged to the retry budget; raise when it does not fit."""
-        if self.hold_until is None:
-            return
-        delay = self.hold_until - self.clock()
-        if delay <= 0:
-            self.hold_until = None
+        with self.lock:
+            until = self.hold_until
+            if until is None:
+                return
+            delay = until - self.clock()
+            if delay <= 0:
+                self.hold_until = None
+                return
+        if not self.claim_hold(until):
+            self.sleep(delay)  # another thread charged this hold and lists it: wait beside it
             return
         if not state.can_wait(delay):
             raise GraphError('Microsoft Graph is throttling this application; the next request may be sent in %.1f s'
@@ -240,9 +267,18 @@ class RetryBudget(object):
         self._note('%s: %s; retrying in %.1f s' % (what, why, delay))
         self.log.add(what, why, delay)
         state.retries += 1
-        self.stats['retries'] += 1
+        self.count('retries')
         state.slept += delay
         if delay > 0:
+            self.sleep(delay)
+
+    def wait_hold(self, state, delay, until, what, why):
+        """``wait`` for a retry after a 429 that set the hold ending at ``until``: charged and listed once, whichever
+        thread waits for that hold first."""
+        if self.claim_hold(until):
+            self.wait(state, delay, what, why)
+        elif delay > 0:
+            state.retries += 1
             self.sleep(delay)
 
     def reserve(self, delay, what, why):
@@ -337,14 +373,17 @@ class RequestRetries(object):
                 delay = run.backoff(self.backoff_round)
                 self.backoff_round += 1
             if status == 429:
-                run.stats['throttled'] += 1
+                run.count('throttled')
                 resp.not_before = run.hold(delay)
         if status in self.statuses and (status != 429 or retry_throttled):
             state.failed(run.clock() - sent_at)
             if not state.can_wait(delay):
                 run.give_up(resp, state, self.attempt)
                 return False
-            run.wait(state, delay, self.what, 'HTTP %s' % status + (
-                ' with Retry-After' if resp.headers.get('Retry-After') else ''))
+            why = 'HTTP %s' % status + (' with Retry-After' if resp.headers.get('Retry-After') else '')
+            if status == 429:
+                run.wait_hold(state, delay, resp.not_before, self.what, why)
+            else:
+                run.wait(state, delay, self.what, why)
             return True
         return False

@@ -21,6 +21,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
     GrantInputError,
     is_guid,
 )
+from ansible_collections.msgraph.grants.plugins.module_utils._directory_objects import DirectoryObjects
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import (
     encode_query,
     error_from_response,
@@ -116,6 +117,8 @@ class Resolver(object):
         self.client = client
         self.scopes_property = SCOPES_PROPERTY.get(api_version, SCOPES_PROPERTY['v1.0'])
         self.warn = warn
+        # Many objects by id in one request (getByIds), when the identity may use it: shared by the readers.
+        self.objects = DirectoryObjects(client)
 
     def note_count(self, count, received, what):
         text = count_mismatch(count, received, what)

@@ -75,8 +75,9 @@ def test_writes_go_out_in_one_batch(graph, sleeper):
         ('PATCH', '/oauth2PermissionGrants/' + ids['payroll']),
         ('DELETE', '/oauth2PermissionGrants/' + ids['orders'])]
     assert writes[1].body == {'scope': 'openid profile'}
-    # round 1 (names, appIds, users, grants of GUID clients), round 2 (grants of clients named), writes
-    assert graph.round_trips == 3
+    # round 1 (names, resources, users, GUID clients as object ids), round 2 (the GUID that is an appId), round 3
+    # (the grants: per client, every resource having fewer items than a listing is worth), writes
+    assert graph.round_trips == 4
     assert scopes_of(graph, grant_id_for(CLIENT_ID, RESOURCE_ID)) == ['User.Read']
     assert scopes_of(graph, ids['payroll']) == ['openid', 'profile']
     assert ids['orders'] not in graph.grants
@@ -137,8 +138,9 @@ def test_more_than_twenty_writes(graph, sleeper):
     result = bulk(graph, sleeper).ensure_all(items)
     assert result['counts']['created'] == 25
     assert graph.batches[-1] == 25           # handed to the client at once ...
-    assert graph.batches[0] == 25 + 2 + 2 + 2  # users, client and resource (two forms each), client grants (two)
-    assert len(graph.batches) == 2 and graph.round_trips == 2 + 2  # each call is two HTTP batches of <= 20
+    assert graph.batches[0] == 25 + 2 + 1  # users, resource (two forms), the GUID client as object id
+    assert graph.batches[1] == 25  # the narrowest read of each user's grant: clientId and principalId
+    assert len(graph.batches) == 3 and graph.round_trips == 2 + 2 + 2  # each call is two HTTP batches of <= 20
     assert len(graph.grants_for(client_id=CLIENT_ID, consent_type='Principal')) == 25
 
 
