@@ -81,7 +81,7 @@ def test_a_directory_user_gets_no_pending_invitation_note():
 def test_a_hidden_permission_invited_again_ends_with_exactly_the_roles(merge, writes):
     fake = FakeDrive()
     fake.invite_merge, fake.truncate_after = merge, 1  # Adele's read permission is cut off the list
-    check, _ = run(fake, params(roles=['write']), check=True)
+    check = run(fake, params(roles=['write']), check=True)[0]
     result, warnings = run(fake, params(roles=['write']))
     assert methods(fake) == writes and fake.permission('item-folder', 'perm-adele')['roles'] == ['write']
     assert result['permission']['id'] == 'perm-adele' and result['permission']['roles'] == ['write']
@@ -94,7 +94,7 @@ def test_a_hidden_permission_invited_again_ends_with_exactly_the_roles(merge, wr
         assert patch['body'] == {'roles': ['write']} and patch['path'].endswith('/permissions/perm-adele')
         assert patch['headers']['If-Match'] == fake.tags('item-folder')[0].replace(
             ',%d"' % fake.items['item-folder']['n'], ',%d"' % (fake.items['item-folder']['n'] - 1))
-    again, _ = run(fake, params(roles=['write']))  # still hidden: invited again, same id, nothing to merge
+    again = run(fake, params(roles=['write']))[0]  # still hidden: invited again, same id, nothing to merge
     assert again['permission']['id'] == 'perm-adele' and methods(fake) == writes + ['POST']
     assert fake.permission('item-folder', 'perm-adele')['roles'] == ['write']
 
@@ -103,7 +103,7 @@ def test_union_to_fewer_roles_is_patched_down():
     fake = FakeDrive()
     fake.invite_merge, fake.truncate_after = 'union', 1
     fake.permission('item-folder', 'perm-adele')['roles'] = ['write']
-    result, _ = run(fake, params(roles=['read']))
+    result = run(fake, params(roles=['read']))[0]
     assert methods(fake) == ['POST', 'PATCH'] and fake.permission('item-folder', 'perm-adele')['roles'] == ['read']
     assert result['permission']['roles'] == ['read'] and result['diff']['after'] == {'roles': ['read']}
 
@@ -119,7 +119,7 @@ def test_a_412_on_the_converging_patch_reads_the_tag_again():
             fake.concurrent_writer = 1  # somebody edits the item between the invite and the PATCH
         return answer
     fake._apply = apply_then_interfere
-    result, _ = run(fake, params(roles=['write']))
+    result = run(fake, params(roles=['write']))[0]
     assert methods(fake) == ['POST', 'PATCH', 'PATCH'] and result['permission']['roles'] == ['write']
     assert fake.permission('item-folder', 'perm-adele')['roles'] == ['write']
 
