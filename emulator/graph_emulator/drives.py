@@ -240,7 +240,11 @@ class DriveApi:
         if self.not_modified(ctx, item):
             return Response(304)
         render, reading = self.render(), self.faults.get("drive_inherited_from")
-        entries = [self.select(render.permission(p, s, reading), params) for p, s in self.store.effective(item)]
+        effective = self.store.effective(item)
+        if not self.faults.get("drive_pending_invitations_listed"):  # listed only once accepted (a reading)
+            effective = [(p, s) for p, s in effective if p["kind"] != "invitation"]
+        cut = self.faults.get("truncate_after")
+        entries = [self.select(render.permission(p, s, reading), params) for p, s in effective[:cut]]
         return self.page(ctx, params, entries, f"drives('{item['driveId']}')/items('{item['id']}')/permissions", PERMISSIONS_PAGE)
 
     def get_permission(self, ctx, item: dict, perm_id: str) -> Response:

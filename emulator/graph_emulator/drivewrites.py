@@ -20,6 +20,10 @@ INVITE_PROPERTIES = ("recipients", "message", "requireSignIn", "sendInvitation",
 INVITE_ROLES = ("read", "write")
 PATCH_ROLES = ("read", "write")
 PRECONDITION_MESSAGE = "ETag does not match current item's value"
+# The error a 207 entry carries under notify_fail (the documented example's shape).
+NOTIFY_ERROR = {"code": "notAllowed", "message": "The sharing invitation could not be sent to this recipient.",
+                "localizedMessage": "The sharing invitation could not be sent to this recipient.",
+                "fixItUrl": "https://account.live.com/reputationcheck", "innererror": {"code": "accountVerificationRequired"}}
 
 
 def _bad_argument() -> GraphApiError:
@@ -177,13 +181,17 @@ class DriveWrites:
         self.before_write(ctx, call, item, change)
         granted = change()
         render, reading = self.drives.render(), self.faults.get("drive_inherited_from")
+        # notify_fail: the mail could not be sent, the permission is granted all the same (207, `error` per entry)
+        failed = self.faults.get("notify_fail") and self.parse_object(body_text).get("sendInvitation") is True
         value = []
         for perm, invitation in granted:
             entry = render.permission(perm, None, reading)
             entry["invitation"] = invitation
+            if failed:
+                entry["error"] = dict(NOTIFY_ERROR)
             value.append(entry)
         payload = {"@odata.context": self.drives.api.context_url(ctx, "Collection(microsoft.graph.permission)"), "value": value}
-        return Response(200, payload, content_type=ODATA_JSON_CONTENT_TYPE)
+        return Response(207 if failed else 200, payload, content_type=ODATA_JSON_CONTENT_TYPE)
 
     def apply_invite(self, item: dict, body: dict) -> list:  # pylint: disable=too-many-branches
         for name in body:
@@ -216,9 +224,12 @@ class DriveWrites:
             existing = next((p for p in item["perms"].values() if p["kind"] == perm["kind"] and
                              all(p.get(k) == perm.get(k) for k in ("user", "group")) and
                              (p.get("email") or "").lower() == (perm.get("email") or "").lower()), None)
-            if existing is not None:  # the same grantee again: same id, roles replaced (docs/dev/emulator.md)
+            merged = list(roles)
+            if existing is not None:  # the same grantee again: same id, roles replaced or merged (invite_merge)
                 perm = existing
-            perm["roles"] = sorted(set(roles), key=roles.index)
+                if self.faults.get("invite_merge") == "union":
+                    merged = list(existing["roles"]) + [r for r in roles if r not in existing["roles"]]
+            perm["roles"] = sorted(set(merged), key=merged.index)
             item["perms"][perm["id"]] = perm
             granted.append((perm, {"email": email, "signInRequired": sign_in}))
         self.permission_changed(item)
@@ -242,5 +253,7 @@ class DriveWrites:
         if group is not None:
             return "group", group, group.get("mail")
         if given[0] == "email" and "@" in value:
+            if self.faults.get("app_only_new_guest") == "refused":  # "new guests cannot be invited app-only"
+                raise GraphApiError(403, "accessDenied", "Access denied")
             return "invitation", None, value
         raise _invalid()

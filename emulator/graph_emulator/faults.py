@@ -63,6 +63,11 @@ DEFAULTS = {
     "drive_owner_delete": "ignored",
     "drive_concurrent_writer": 0,
     "drive_concurrent_change": "content",
+    "drive_pending_invitations_listed": True,
+    "invite_merge": "replace",
+    "truncate_after": None,
+    "notify_fail": False,
+    "app_only_new_guest": "invited",
     # The throttling model (throttle.py): operations per application and window, 0 = off.
     "throttle_budget": 0,
     "throttle_window_seconds": 10,
@@ -87,6 +92,8 @@ CHOICES = {
     "drive_precondition_code": ("resourceModified", "notAllowed"),
     "drive_owner_delete": ("ignored", "refused"),
     "drive_concurrent_change": ("content", "add_permission", "same_change"),
+    "invite_merge": ("replace", "union"),
+    "app_only_new_guest": ("invited", "refused"),
 }
 
 COUNTED = ("throttle_next", "fail_next", "drop_next", "apply_then_fail_next", "drive_concurrent_writer")
@@ -134,9 +141,9 @@ def _validate(name, value):  # pylint: disable=too-many-return-statements,too-ma
         return int(value) if isinstance(value, bool) else _non_negative_int(name, value)
     if name in CHOICES:
         return _choice(name, value, CHOICES[name])
-    if name == "page_size":
+    if name in ("page_size", "truncate_after"):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise FaultError(f"page_size must be a positive integer or null, got {value!r}")
+            raise FaultError(f"{name} must be a positive integer or null, got {value!r}")
         return value
     if name == "count_offset":
         if isinstance(value, bool) or not isinstance(value, int):
@@ -146,7 +153,8 @@ def _validate(name, value):  # pylint: disable=too-many-return-statements,too-ma
         return _choice(name, str(value), ("empty", "404"))
     if name == "apply_then_fail_mode":
         return _choice(name, str(value), ("503", "504", "drop"))
-    if name in ("strict_scopes", "shuffle_batch", "strict_default_role", "permission_change_bump_etag"):
+    if name in ("strict_scopes", "shuffle_batch", "strict_default_role", "permission_change_bump_etag",
+                "drive_pending_invitations_listed", "notify_fail"):
         if not isinstance(value, bool):
             raise FaultError(f"{name} must be true or false")
         return value

@@ -17,7 +17,9 @@ Why it reads and writes the way it does (docs/dev/graph-behaviour.md#drive-permi
   ``MAX_REPLANS`` times); if the item is then as asked, nothing more is written. With the caller's own ``if_match``
   the 412 is the answer: the item changed since that tag, and the run fails without planning again;
 - a new permission is created through ``invite`` (``requireSignIn: true``, ``sendInvitation`` always sent), never
-  for a grantee that already has a permission of its own (whether invite replaces or merges roles is not documented).
+  for a grantee that already has a permission of its own (whether invite replaces or merges roles is not documented);
+  when the listing hid that permission, the roles invite answers are set to exactly the ones asked for with a PATCH,
+  and a permission invite answered that the list then does not show is reported (``_drive_invite``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,6 +33,14 @@ try:
 except ImportError:  # pragma: no cover
     from urllib import quote  # type: ignore
 
+from ansible_collections.msgraph.grants.plugins.module_utils._drive_invite import (
+    invite_body,
+    merged_roles_warning,
+    new_guest_hint,
+    notify_warnings,
+    roles_of,
+    unlisted_warning,
+)
 from ansible_collections.msgraph.grants.plugins.module_utils._drive_item_options import (
     DRIVE_SOURCES,
     ITEM_FORMS,
@@ -218,7 +228,7 @@ class DriveItemService(object):
 
     def _plan(self, item, grantee, wanted, state, params):
         return plan_permission(self.permissions_of(item), wanted, state, params.get('permission_id'), grantee,
-                               params.get('create', True), item.label)
+                               params.get('create', True), item.label, bool(params.get('send_invitation')))
 
     def _converge(self, item, grantee, wanted, state, params):
         expected = params.get('if_match')
@@ -292,18 +302,45 @@ class DriveItemService(object):
             response = self.client.request('PATCH', permissions_path(item.drive_id, item.id, plan.permission['id']),
                                            json={'roles': list(plan.roles)}, headers=headers)
             return response.json or None
-        body = {'recipients': [{'email': grantee.email}], 'requireSignIn': True,
-                'sendInvitation': bool(params.get('send_invitation')), 'roles': list(plan.roles)}
-        response = self.client.request('POST', item_path(item.drive_id, item.id) + '/invite', json=body,
-                                       headers=headers)
+        return self.invite(item, plan, grantee, params, headers)
+
+    def invite(self, item, plan, grantee, params, headers):
+        """The invite, then what its answer says: failed mails (207), roles merged into a permission the list did
+        not show (PATCHed to exactly ``plan.roles``), a permission the list does not show (later runs invite again)."""
+        send = bool(params.get('send_invitation'))
+        try:
+            response = self.client.request('POST', item_path(item.drive_id, item.id) + '/invite',
+                                           json=invite_body(grantee, plan.roles, send), headers=headers)
+        except GraphError as err:
+            if err.status == 403 and grantee.user is None:
+                with_hint(err, new_guest_hint(grantee, item.label))
+            raise
         created = [p for p in (response.json or {}).get('value') or [] if isinstance(p, dict)]
-        for entry in created:
-            if entry.get('error'):
-                self.warn('Graph granted the permission but could not send the invitation to {0}: {1}'.format(
-                    grantee.email, (entry['error'] or {}).get('message')))
-        found = [p for p in created if p.get('id')]
-        if found:
-            return found[0]
-        # Graph answered without the new permission (reported): list it.
-        listed = filter_permissions(self.permissions_of(item), grantee)
-        return listed[0] if len(listed) == 1 else None
+        for warning in notify_warnings(created, grantee.email, item.label):
+            self.warn(warning)
+        listed = self.permissions_of(item)
+        found = next((p for p in created if p.get('id')), None)
+        if found is None:  # Graph answered without the new permission (reported): take it from the list
+            mine = filter_permissions(listed, grantee)
+            found = mine[0] if len(mine) == 1 else None
+        elif found['id'] not in [p.get('id') for p in listed]:
+            self.warn(unlisted_warning(found, grantee, item.label, send))
+        if found is not None and found.get('id') and roles_of(found) != list(plan.roles):
+            self.warn(merged_roles_warning(grantee, item.label, roles_of(found), plan.roles))
+            found = self.set_roles(item, found['id'], plan.roles)
+        return found
+
+    def set_roles(self, item, permission_id, roles):
+        """PATCH the roles of a permission invite has just answered, guarded by the tag read now (the invite may have
+        changed it); a 412 reads the tag again, at most ``max_replans`` times."""
+        for attempt in range(self.max_replans + 1):
+            headers = self._if_match(self.reread(item), {})
+            try:
+                response = self.client.request('PATCH', permissions_path(item.drive_id, item.id, permission_id),
+                                               json={'roles': list(roles)}, headers=headers)
+                return response.json or {'id': permission_id, 'roles': list(roles)}
+            except GraphError as err:
+                if err.status != 412 or attempt == self.max_replans:
+                    raise with_hint(err, 'invite granted the permission {0} of {1}, but setting its roles to exactly {2} '
+                                         'failed: run again.'.format(permission_id, item.label, ', '.join(roles)))
+        return None  # pragma: no cover - the loop returns or raises

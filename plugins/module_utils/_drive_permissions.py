@@ -24,6 +24,7 @@ try:
 except ImportError:  # pragma: no cover - Python 2 is not supported, this only keeps the import sanity test quiet
     from urllib import quote  # type: ignore
 
+from ansible_collections.msgraph.grants.plugins.module_utils._drive_invite import external_note
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import GrantInputError, is_guid
 
 ROLES = ('read', 'write')
@@ -321,7 +322,7 @@ def diff_side(roles):
 
 
 def plan_permission(permissions, roles=None, state='present', permission_id=None, grantee=None, create=True,
-                    label='the item'):
+                    label='the item', send_invitation=False):
     """What to write so that the permission is as asked: the single source of truth for check mode and the real run.
 
     ``permissions``: the item's permissions as listed (every page); ``roles``: checked roles (``check_roles``);
@@ -346,7 +347,8 @@ def plan_permission(permissions, roles=None, state='present', permission_id=None
             raise DrivePermissionError(
                 "grantee '{0}' has no permission on {1}, and Graph knows no e-mail address to invite: give the "
                 "user's UPN or e-mail address, or set create: false.".format(grantee.value, label))
-        return DrivePlan('create', None, wanted, {}, diff_side(wanted))
+        note = None if grantee.user else external_note(grantee, label, send_invitation)
+        return DrivePlan('create', None, wanted, {}, diff_side(wanted), note)
     if set(before) == set(wanted):
         return DrivePlan('unchanged', target, None, diff_side(before), diff_side(before))
     return DrivePlan('update', target, wanted, diff_side(before), diff_side(wanted))

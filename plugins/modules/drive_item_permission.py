@@ -71,6 +71,10 @@ options:
     description:
       - Whether the C(invite) that creates a permission sends the grantee an e-mail. The permission is granted either
         way; the invitation requires the grantee to sign in.
+      - If Graph grants the permission but cannot send the e-mail (207 Multi-Status), the run succeeds and warns with
+        Graph's error code and message.
+      - With V(true), each run that invites sends another e-mail; see the notes on pending invitations, which Graph
+        may not list.
     type: bool
     default: false
   if_match:
@@ -91,6 +95,20 @@ notes:
   - OneDrive for Business and SharePoint may list an inherited permission without saying that it is inherited. The
     module can then only send the write, which Graph refuses without changing anything; the module fails saying the
     permission may be inherited and should be changed on the folder it comes from.
+  - "A grantee that is not a user of the directory (an external e-mail address) gets a pending invitation. Graph has
+    been reported to list pending invitations only once the invitee accepts them. If so, a later run cannot see the
+    invitation and invites again: the run reports RV(action=created) with one C(invite) request, Graph answers the
+    same permission id, and with O(send_invitation=true) the invitee gets another e-mail. The module cannot be
+    idempotent there; it warns on every such run, and when the permission invite answered is missing from the list
+    afterwards. Use O(send_invitation=false), or stop running the task for that grantee until the invitation is
+    accepted."
+  - Graph has been reported to cut long permission lists short without saying so. A grantee whose permission is
+    cut off looks like a grantee without one, so the module invites; Graph answers the same permission. Whether
+    invite then replaces the roles or adds the new ones to the old is not documented; the module compares the roles
+    in the answer and sets them to exactly O(roles) with a PATCH, so the end state is the same either way, and warns.
+    Check mode predicts a creation then, and every run invites again while the list stays short.
+  - An application (app-only token) cannot invite a new guest. Graph answers 403 C(accessDenied), and the module
+    fails saying to add the address to the tenant as a guest first; existing guests can be invited.
 seealso:
   - module: msgraph.grants.drive_item_permission_info
     description: List the sharing permissions of an item.

@@ -33,7 +33,10 @@ options:
 notes:
   - The automation identity needs the permissions listed in the collection's C(docs/permissions.md).
   - Graph has been reported to return an incomplete list, without a next page, for items shared with very many
-    people; the module returns what Graph lists.
+    people (lists of about 40 or 96 entries). Nothing in the answer says so, so the module cannot detect it and
+    returns what Graph lists; a permission missing from RV(permissions) may still exist.
+  - Pending invitations of external (e-mail) invitees have been reported to be listed only once the invitee accepts;
+    an invitation just made may then be missing from RV(permissions).
 seealso:
   - module: msgraph.grants.drive_item_permission
 '''

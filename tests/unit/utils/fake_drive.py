@@ -12,7 +12,10 @@ Knobs, named like the emulator's (docs/dev/emulator.md):
   item first (``content``: the item's content; ``add_permission``: grants ``read`` to Lee; ``same_change``: the very
   change being sent), so their If-Match is stale;
 - ``page_size``: permissions listed that many per page, with ``@odata.nextLink``;
-- ``lose_answers``: that many writes are applied and then answered 503 (a write whose outcome the client cannot know).
+- ``lose_answers``: that many writes are applied and then answered 503 (a write whose outcome the client cannot know);
+- ``pending_listed`` (``drive_pending_invitations_listed``), ``invite_merge`` (``replace``/``union``),
+  ``truncate_after`` (the list cut after N entries, no nextLink), ``new_guest`` (``invited``/``refused``: 403
+  ``accessDenied`` for an address the directory does not know, ``app_only_new_guest``).
 Every request is kept in ``calls`` (method, path, headers, body); ``writes`` are the POST/PATCH/DELETE among them.
 """
 
@@ -84,6 +87,10 @@ class FakeDrive(object):
         self.calls = []
         self.invite_answer = None  # a callable(entry) -> body, to script invite answers
         self.lose_answers = 0  # that many writes are applied, then answered 503 (their outcome unknown to the client)
+        self.pending_listed = True
+        self.invite_merge = 'replace'
+        self.truncate_after = None
+        self.new_guest = 'invited'
 
     def add_item(self, drive, item_id, path, permissions=()):
         self.items[item_id] = {'drive': drive, 'path': path, 'n': 1, 'c': 1, 'permissions': list(permissions)}
@@ -162,7 +169,8 @@ class FakeDrive(object):
         return self._write(method, item_id, unquote(pid) if pid else None, body, headers, path)
 
     def _list(self, item_id, path):
-        perms = copy.deepcopy(self.items[item_id]['permissions'])
+        perms = [p for p in copy.deepcopy(self.items[item_id]['permissions'])
+                 if self.pending_listed or not (p.get('invitation') and not p.get('grantedToV2'))][:self.truncate_after]
         start = int(path.split('skip=')[1]) if 'skip=' in path else 0
         size = self.page_size or len(perms) or 1
         body = {'value': perms[start:start + size]}
@@ -195,12 +203,23 @@ class FakeDrive(object):
         new = user_permission('perm-new-' + email.split('@')[0].lower(), user, body['roles']) if user else {
             'id': 'inv-' + email.split('@')[0].lower(), 'roles': list(body['roles']),
             'invitation': {'email': email, 'signInRequired': True}}
+        old = next((p for p in item['permissions'] if 'inheritedFrom' not in p and (
+            (user and (p.get('grantedToV2') or {}).get('user', {}).get('id') == user['id'])
+            or (p.get('invitation') or {}).get('email', '').lower() == email.lower())), None)
+        if old is not None:  # the same grantee again: the same id, roles replaced or merged
+            new['id'] = old['id']
+            if self.invite_merge == 'union':
+                new['roles'] = sorted(set(old['roles']) | set(body['roles']))
         item['permissions'] = [p for p in item['permissions'] if p['id'] != new['id']] + [new]
         return new
 
     def _write(self, method, item_id, pid, body, headers, path):
         if pid is not None and self.permission(item_id, pid) is None:
             return self._error(404, 'itemNotFound', 'Item not found', method, path)
+        if method == 'POST' and self.new_guest == 'refused' and not any(
+                body['recipients'][0]['email'].lower() in (u['mail'].lower(), u['userPrincipalName'].lower())
+                for u in USERS):
+            return self._error(403, 'accessDenied', 'Access denied', method, path)
         if self.concurrent_writer > 0:
             self._other_writer(item_id, method, pid, body)
         tag = headers.get('If-Match')
