@@ -77,9 +77,10 @@ class ExportService(object):
             if self.warn is not None:
                 self.warn('Not exported: ' + text)
         counts = {'grants': len(result.grants), 'app_role_assignments': len(result.app_role_assignments),
-                  'skipped': len(result.skipped)}
+                  'not_exported': len(result.skipped)}
         content = render(result, header_lines(key, clients_in, resources_in, per_user, counts))
-        return dict(result.items(), content=content, counts=counts, skipped=result.skipped)
+        # Not 'skipped': Ansible reads a result key of that name as "the task was skipped".
+        return dict(result.items(), content=content, counts=counts, not_exported=result.skipped)
 
     # -- resolve ------------------------------------------------------------------------------------------------
     def _resolve(self, role, values, objects):

@@ -22,7 +22,7 @@ description:
   - App role assignments are those held by the filtered clients, or by every service principal when
     O(clients) is not given, on the filtered resources when O(resources) is given. An assignment of the default
     access role, or of a role the resource no longer publishes, cannot be declared; it is left out with a warning,
-    as is anything naming a deleted object (RV(skipped)).
+    as is anything naming a deleted object (RV(not_exported)).
 author:
   - msgraph.grants maintainers (@msgraph-grants)
 extends_documentation_fragment:
@@ -93,9 +93,11 @@ counts:
   description: Items exported, and left out.
   returned: always
   type: dict
-  sample: {grants: 4, app_role_assignments: 2, skipped: 0}
-skipped:
-  description: What could not be exported, in words (also warned).
+  sample: {grants: 4, app_role_assignments: 2, not_exported: 0}
+not_exported:
+  description:
+    - What could not be exported, in words (also warned). (Not C(skipped): Ansible reads a true C(skipped) as a
+      skipped task.)
   returned: always
   type: list
   elements: str

@@ -78,3 +78,13 @@ def test_bad_input_fails_cleanly_without_writes(run_module, tenant, args, words)
     assert run.failed
     assert [w for w in words if w not in run.msg] == [], run.msg
     assert tenant.writes == []
+
+
+def test_what_cannot_be_declared_is_in_not_exported_never_in_skipped(run_module, tenant):
+    # Ansible reads a true 'skipped' result key as "this task was skipped" (and warns that it is not a bool).
+    tenant.add_assignment(CLIENT_ID, RESOURCE_ID, '00000000-0000-0000-0000-000000000000')
+    run = run_module(main, {})
+    assert not run.failed, run.msg
+    assert 'skipped' not in run.result
+    assert len(run.result['not_exported']) == 1 and 'the default access role' in run.result['not_exported'][0]
+    assert run.result['counts']['not_exported'] == 1
