@@ -20,7 +20,9 @@ description:
   - The output is deterministic, sorted by the written client, resource and user, scopes and app roles sorted, with
     a comment naming each entry. An unchanged tenant gives the same bytes.
   - App role assignments are those held by the filtered clients, or by every service principal when
-    O(clients) is not given, on the filtered resources when O(resources) is given. An assignment of the default
+    O(clients) is not given, on the filtered resources when O(resources) is given (users' and groups' assignments
+    are not application permissions, never exported). Without filters, only the resources that publish a role a
+    service principal can hold are read. An assignment of the default
     access role, or of a role the resource no longer publishes, cannot be declared; it is left out with a warning,
     as is anything naming a deleted object (RV(not_exported)).
 author:
@@ -96,8 +98,8 @@ counts:
   sample: {grants: 4, app_role_assignments: 2, not_exported: 0}
 not_exported:
   description:
-    - What could not be exported, in words (also warned). (Not C(skipped): Ansible reads a true C(skipped) as a
-      skipped task.)
+    - What could not be exported, in words (also warned). Not named C(skipped), which Ansible reads as a skipped
+      task.
   returned: always
   type: list
   elements: str

@@ -11,6 +11,7 @@ import yaml
 from ansible_collections.msgraph.grants.plugins.module_utils._export import (
     DirectoryObject,
     ambiguous_names_error,
+    assignment_reads,
     build_export,
     header_lines,
     render,
@@ -154,6 +155,7 @@ def test_an_empty_export_is_two_empty_lists():
     assert 'exclusive mode would also delete' in text
 
 
+
 @pytest.mark.parametrize('value', [
     'User.Read', 'yes', 'No', 'null', 'true', '1e3', '00000003-0000-0000-c000-000000000000', "O'Brien Tools",
     'adele_fabrikam.com#EXT#@contoso.com', '$svc-backup@contoso.com', 'a: b', '- x', '', ' padded ', 'Ünïcode "q"',
@@ -175,3 +177,19 @@ def test_duplicate_display_names_are_refused_naming_them_and_suggesting_app_id()
                        "the file could not be applied back: 'Contoso Reporting' (id a-id, appId a-app; id b-id, "
                        "appId b-app). Use key app_id (the default) or object_id.")
     assert ambiguous_names_error({'Microsoft Graph': [{'id': 'g'}]}) is None
+
+
+def _sp(object_id, roles=None):
+    return DirectoryObject('sp', object_id, object_id, app_id=object_id, app_roles=roles)
+
+
+def test_assignment_reads_choose_the_shorter_side_and_only_resources_publishing_application_roles():
+    assert assignment_reads(['c1', 'c2'], ['r1']) == ('resource', ['r1'])
+    assert assignment_reads(['c1'], ['r1', 'r2']) == ('principal', ['c1'])
+    assert assignment_reads(['c1'], []) == ('principal', ['c1'])
+    assert assignment_reads([], ['r1']) == ('resource', ['r1'])
+    tenant = [_sp('app'), _sp('users-only', [{'value': 'Approver', 'allowedMemberTypes': ['User']}]),
+              _sp('api', [{'value': 'Read.All', 'allowedMemberTypes': ['User', 'Application']}]),
+              _sp('unknown-types', [{'value': 'X'}]), _sp('none', []),
+              DirectoryObject('user', 'u', 'U', user_principal_name='u@x')]
+    assert assignment_reads([], [], tenant) == ('resource', ['api', 'unknown-types'])
