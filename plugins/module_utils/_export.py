@@ -241,9 +241,17 @@ def _item_lines(item, list_key):
     return lines
 
 
-def render(export, header):
-    """The vars file: ``header`` (lines, written as comments), then both variables. Byte-stable."""
+def render(export, header, exported_resources=None):
+    """The vars file: ``header`` (lines, written as comments), then both variables. Byte-stable.
+
+    ``exported_resources`` (the resource filter, as written, each with its comment): recorded as
+    ``delegated_permissions_exported_resources``, so that the role refuses exclusive mode over a file that does not
+    hold what the clients have on other resources."""
     lines = ['---'] + ['# ' + line if line else '#' for line in header]
+    if exported_resources:
+        lines.append('delegated_permissions_exported_resources:')
+        for written, comment in exported_resources:
+            lines.append('  - {0}  # {1}'.format(yaml_scalar(written), ' '.join((comment or '').split())))
     lines.append('delegated_permissions_grants:' + ('' if export.grants else ' []'))
     for item in export.grants:
         lines.extend(_item_lines(item, 'scopes'))
@@ -267,6 +275,6 @@ def header_lines(key, clients, resources, include_user_consents, counts):
              'Apply with the role\'s main entry point. With delegated_permissions_exclusive: true, what the',
              'listed clients hold beyond this file is deleted.']
     if resources:
-        lines.extend(['Only some resources were exported: exclusive mode would also delete what the',
-                      'clients hold on the other resources.'])
+        lines.extend(['Only some resources were exported (delegated_permissions_exported_resources): the role',
+                      'refuses exclusive mode with this file, which would delete what the clients hold on the others.'])
     return lines

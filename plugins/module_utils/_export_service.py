@@ -36,6 +36,8 @@ from ansible_collections.msgraph.grants.plugins.module_utils._export import (
     check_key,
     header_lines,
     render,
+    sp_comment,
+    written_name,
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_errors import permission_hints
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_reader import GrantReader
@@ -83,9 +85,11 @@ class ExportService(object):
                 self.warn('Not exported: ' + text)
         counts = {'grants': len(result.grants), 'app_role_assignments': len(result.app_role_assignments),
                   'not_exported': len(result.skipped)}
-        content = render(result, header_lines(key, clients_in, resources_in, per_user, counts))
+        scope = [(written_name(objects[rid.lower()], key), sp_comment(objects[rid.lower()], key)) for rid in resources]
+        content = render(result, header_lines(key, clients_in, resources_in, per_user, counts), scope)
         # Not 'skipped': Ansible reads a result key of that name as "the task was skipped".
-        return dict(result.items(), content=content, counts=counts, not_exported=result.skipped)
+        return dict(result.items(), content=content, counts=counts, not_exported=result.skipped,
+                    delegated_permissions_exported_resources=[written for written, _comment in scope])
 
     # -- resolve ------------------------------------------------------------------------------------------------
     def _resolve(self, clients_in, resources_in, objects):

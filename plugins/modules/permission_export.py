@@ -91,6 +91,15 @@ delegated_permissions_app_role_assignments:
   type: list
   elements: dict
   sample: [{client: f2d3e4a5-6b7c-4d8e-9fa0-1b2c3d4e5f60, resource: 00000003-0000-0000-c000-000000000000, app_roles: [Mail.Send]}]
+delegated_permissions_exported_resources:
+  description:
+    - The resources of O(resources) as written (empty without that filter). The file records them, and the role
+      refuses C(delegated_permissions_exclusive) with such a file, which would delete what the clients hold on
+      every other resource.
+  returned: always
+  type: list
+  elements: str
+  sample: [00000003-0000-0000-c000-000000000000]
 counts:
   description: Items exported, and left out.
   returned: always

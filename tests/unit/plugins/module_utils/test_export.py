@@ -152,8 +152,15 @@ def test_an_empty_export_is_two_empty_lists():
     text = render(export, header_lines('app_id', ['Contoso HR Portal'], ['Microsoft Graph'], False,
                                        {'grants': 0, 'app_role_assignments': 0}))
     assert yaml.safe_load(text) == {'delegated_permissions_grants': [], 'delegated_permissions_app_role_assignments': []}
-    assert 'exclusive mode would also delete' in text
+    assert 'refuses exclusive mode' in text
 
+
+def test_a_resource_filtered_export_records_its_resources_for_the_role():
+    export = build_export([], [], {})
+    text = render(export, header_lines('app_id', [], ['Microsoft Graph'], False, {'grants': 0, 'app_role_assignments': 0}),
+                  [(GRAPH.app_id, 'Microsoft Graph\nsecond line')])
+    assert yaml.safe_load(text)['delegated_permissions_exported_resources'] == [GRAPH.app_id]
+    assert '\n  - {0}  # Microsoft Graph second line\n'.format(GRAPH.app_id) in text
 
 
 @pytest.mark.parametrize('value', [
