@@ -109,6 +109,7 @@ class ExportService(object):
             if sp.id not in ids:
                 ids.append(sp.id)
         return clients, resources
+
     # -- read ---------------------------------------------------------------------------------------------------
     def _read_grants(self, clients, resources, per_user):
         only_admin = None if per_user else "consentType eq '{0}'".format(CONSENT_ALL_PRINCIPALS)
