@@ -60,6 +60,32 @@ class DirectoryObject(object):
         return cls('user', raw.get('id'), raw.get('displayName'), user_principal_name=raw.get('userPrincipalName'))
 
 
+def publishes_application_roles(sp):
+    """True when ``sp`` (a DirectoryObject with its app roles read) publishes a role a service principal can hold: the
+    only resources whose assignments the role can declare (the default access role has no value, and a role for
+    users only is refused for applications: docs/dev/graph-behaviour.md)."""
+    for role in sp.app_roles or []:
+        types = role.get('allowedMemberTypes')
+        if types is None or 'Application' in types:
+            return True
+    return False
+
+
+def assignment_reads(clients, resources, service_principals=None):
+    """Which side to read the app role assignments from, and whose: ``('principal', ids)`` reads what each client
+    holds (``/servicePrincipals/{id}/appRoleAssignments``), ``('resource', ids)`` what was granted on each resource
+    (``/appRoleAssignedTo``); one ``$batch`` item each, so the shorter list wins. Without filters
+    (``service_principals``: every one of the tenant, app roles read) only the resources publishing a role a service
+    principal can hold are read: a tenant has far fewer of those than service principals."""
+    if clients and resources:
+        return ('resource', list(resources)) if len(resources) < len(clients) else ('principal', list(clients))
+    if clients:
+        return 'principal', list(clients)
+    if resources:
+        return 'resource', list(resources)
+    return 'resource', sorted(sp.id for sp in service_principals or [] if sp.kind == 'sp' and publishes_application_roles(sp))
+
+
 def check_key(key):
     if key not in KEYS:
         raise GrantInputError("key '{0}' is not one of {1}: app_id (portable between tenants), object_id (this "
@@ -215,9 +241,17 @@ def _item_lines(item, list_key):
     return lines
 
 
-def render(export, header):
-    """The vars file: ``header`` (lines, written as comments), then both variables. Byte-stable."""
+def render(export, header, exported_resources=None):
+    """The vars file: ``header`` (lines, written as comments), then both variables. Byte-stable.
+
+    ``exported_resources`` (the resource filter, as written, each with its comment): recorded as
+    ``delegated_permissions_exported_resources``, so that the role refuses exclusive mode over a file that does not
+    hold what the clients have on other resources."""
     lines = ['---'] + ['# ' + line if line else '#' for line in header]
+    if exported_resources:
+        lines.append('delegated_permissions_exported_resources:')
+        for written, comment in exported_resources:
+            lines.append('  - {0}  # {1}'.format(yaml_scalar(written), ' '.join((comment or '').split())))
     lines.append('delegated_permissions_grants:' + ('' if export.grants else ' []'))
     for item in export.grants:
         lines.extend(_item_lines(item, 'scopes'))
@@ -241,6 +275,6 @@ def header_lines(key, clients, resources, include_user_consents, counts):
              'Apply with the role\'s main entry point. With delegated_permissions_exclusive: true, what the',
              'listed clients hold beyond this file is deleted.']
     if resources:
-        lines.extend(['Only some resources were exported: exclusive mode would also delete what the',
-                      'clients hold on the other resources.'])
+        lines.extend(['Only some resources were exported (delegated_permissions_exported_resources): the role',
+                      'refuses exclusive mode with this file, which would delete what the clients hold on the others.'])
     return lines

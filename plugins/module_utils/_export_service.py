@@ -13,11 +13,14 @@ Read only. The reads, and why they are shaped so:
 - grants: one listing per filtered client (``clientId eq``), else per filtered resource, else the whole tenant (an
   advanced, counted query: ``_grant_reader.GrantReader.list_grants``), pages of 999; per-user grants are filtered
   out by Graph (``consentType eq 'AllPrincipals'``) unless asked for;
-- app role assignments: those of the filtered clients, or of every service principal when no client is named (the
-  role's ``delegated_permissions_app_role_assignments`` form, read per client as ``_app_role_bulk`` does);
-- names: without a client filter every service principal is listed once (pages of 999, id/appId/displayName), which
-  names every client and resource in a few requests; the rest (users, resources' app roles) is read by id in
-  batched requests, each object once.
+- app role assignments (``_export.assignment_reads``): per client (``appRoleAssignments``) or per resource
+  (``appRoleAssignedTo``, service principals kept, users and groups left out), whichever list is shorter; without
+  filters, per resource publishing a role a service principal can hold (known from the listing below), never per
+  service principal of the tenant;
+- names: without filters every service principal is listed once (pages of 999, with its app roles), which names
+  every client and resource in a few requests; the rest (users, the objects a filtered export names) is read by id
+  as ``oauth2_grant_info`` reads names: ``getByIds`` (1,000 a request) where the identity may use it, else batched
+  reads (``_directory_objects``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,10 +31,13 @@ from ansible_collections.msgraph.grants.plugins.module_utils._app_role_service i
 from ansible_collections.msgraph.grants.plugins.module_utils._export import (
     DirectoryObject,
     ambiguous_names_error,
+    assignment_reads,
     build_export,
     check_key,
     header_lines,
     render,
+    sp_comment,
+    written_name,
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_errors import permission_hints
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_reader import GrantReader
@@ -45,6 +51,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._resolve import (
 )
 
 NAME_FIELDS = 'id,appId,displayName'
+ASSIGNED_TO_PATH = '/servicePrincipals/{0}/appRoleAssignedTo'
 
 
 class ExportService(object):
@@ -63,12 +70,12 @@ class ExportService(object):
         per_user = bool(options.get('include_user_consents'))
         with permission_hints(), app_role_permission_hints():
             objects = {}
-            clients = self._resolve('client', clients_in, objects)
-            resources = self._resolve('resource', resources_in, objects)
+            clients, resources = self._resolve(clients_in, resources_in, objects)
             grants = self._read_grants(clients, resources, per_user)
-            if not clients:
+            if not clients and not resources:
                 self._list_service_principals(objects)
-            assignments = self._read_assignments(clients or [o.id for o in objects.values() if o.kind == 'sp'], resources)
+            side, ids = assignment_reads(clients, resources, objects.values())
+            assignments = self._read_assignments(side, ids, clients, resources)
             self._read_objects(grants, assignments, objects)
             result = build_export(grants, assignments, objects, key=key, include_user_consents=per_user)
             if key == 'display_name':
@@ -77,22 +84,31 @@ class ExportService(object):
             if self.warn is not None:
                 self.warn('Not exported: ' + text)
         counts = {'grants': len(result.grants), 'app_role_assignments': len(result.app_role_assignments),
-                  'skipped': len(result.skipped)}
-        content = render(result, header_lines(key, clients_in, resources_in, per_user, counts))
-        return dict(result.items(), content=content, counts=counts, skipped=result.skipped)
+                  'not_exported': len(result.skipped)}
+        scope = [(written_name(objects[rid.lower()], key), sp_comment(objects[rid.lower()], key)) for rid in resources]
+        content = render(result, header_lines(key, clients_in, resources_in, per_user, counts), scope)
+        # Not 'skipped': Ansible reads a result key of that name as "the task was skipped".
+        return dict(result.items(), content=content, counts=counts, not_exported=result.skipped,
+                    delegated_permissions_exported_resources=[written for written, _comment in scope])
 
     # -- resolve ------------------------------------------------------------------------------------------------
-    def _resolve(self, role, values, objects):
-        """Object ids of the filter ``values`` (deduplicated, in order); every one resolved in one ``$batch``."""
-        lookups = [self.resolver.service_principal_lookup(role, value) for value in dict.fromkeys(values)]
+    def _resolve(self, clients_in, resources_in, objects):
+        """Object ids of the filters (deduplicated, in order), every value resolved in one ``$batch``; the resources
+        with their app roles (what a per-resource read of their assignments needs)."""
+        lookups = [self.resolver.service_principal_lookup('client', value) for value in dict.fromkeys(clients_in)]
+        lookups += [self.resolver.service_principal_lookup('resource', value, with_app_roles=True)
+                    for value in dict.fromkeys(resources_in)]
         self.resolver.run(lookups)
-        ids = []
+        clients, resources = [], []
         for lookup in lookups:
             sp = self.resolver.service_principal(lookup)
-            objects[sp.id.lower()] = DirectoryObject.service_principal(sp.raw)
+            ids = clients if lookup.role == 'client' else resources
+            known = objects.get(sp.id.lower())
+            if known is None or known.app_roles is None:
+                objects[sp.id.lower()] = DirectoryObject.service_principal(sp.raw)
             if sp.id not in ids:
                 ids.append(sp.id)
-        return ids
+        return clients, resources
 
     # -- read ---------------------------------------------------------------------------------------------------
     def _read_grants(self, clients, resources, per_user):
@@ -117,7 +133,8 @@ class ExportService(object):
         return [grants[gid] for gid in sorted(grants, key=lambda g: g or '')]
 
     def _list_service_principals(self, objects):
-        for raw in self.client.get_all('/servicePrincipals', params=[('$select', NAME_FIELDS), ('$top', PAGE_SIZE)]):
+        fields = NAME_FIELDS + ',appRoles'
+        for raw in self.client.get_all('/servicePrincipals', params=[('$select', fields), ('$top', PAGE_SIZE)]):
             if raw.get('id') and raw['id'].lower() not in objects:
                 objects[raw['id'].lower()] = DirectoryObject.service_principal(raw)
 
@@ -130,27 +147,35 @@ class ExportService(object):
             return [self.client.request('GET', urls[0], raise_for_status=False)]
         return self.client.batch(requests)
 
-    def _read_assignments(self, client_ids, resources):
-        """The app role assignments held by each client (``principalId`` the client), on ``resources`` if given."""
-        ids = sorted(set(client_ids))
-        urls = [relative_url(assignments_path(cid), [('$top', PAGE_SIZE)]) for cid in ids]
-        wanted = set(r.lower() for r in resources)
+    def _read_assignments(self, side, ids, clients, resources):
+        """The app role assignments held by service principals, read per principal or per resource (``side``, ``ids``:
+        ``_export.assignment_reads``), kept only when they match the filters: a server-side filter is never relied on
+        (none is sent)."""
+        ids = sorted(set(ids), key=lambda i: i.lower())
+        path = assignments_path if side == 'principal' else ASSIGNED_TO_PATH.format
+        urls = [relative_url(path(object_id), [('$top', PAGE_SIZE)]) for object_id in ids]
+        own = 'principalId' if side == 'principal' else 'resourceId'
+        wanted_clients, wanted_resources = set(c.lower() for c in clients), set(r.lower() for r in resources)
         found = []
-        for cid, url, response in zip(ids, urls, self._get_each(urls)):
+        for object_id, url, response in zip(ids, urls, self._get_each(urls)):
             if response.status == 404:
                 continue  # deleted since it was listed
             if response.status >= 300:
                 raise error_from_response(response, 'GET', url)
             for raw in self.resolver.rest_of(response.json or {}):
-                if (raw.get('principalId') or '').lower() != cid.lower():
+                principal, resource = (raw.get('principalId') or '').lower(), (raw.get('resourceId') or '').lower()
+                if (raw.get(own) or '').lower() != object_id.lower():
                     continue
-                if wanted and (raw.get('resourceId') or '').lower() not in wanted:
+                if raw.get('principalType', 'ServicePrincipal') != 'ServicePrincipal':
+                    continue  # a user's or group's assignment (appRoleAssignedTo lists them too)
+                if (wanted_clients and principal not in wanted_clients) or (wanted_resources and resource not in wanted_resources):
                     continue
                 found.append(raw)
         return found
 
     def _read_objects(self, grants, assignments, objects):
-        """Every object the export names that ``objects`` lacks, and the app roles of the assignments' resources."""
+        """Every object the export names that ``objects`` lacks (resources of assignments: with their app roles), by
+        ``getByIds`` where the identity may use it (full objects: names and app roles), else read each in batches."""
         wanted = {}
         for raw in grants:
             for object_id, kind in ((raw.get('clientId'), 'sp'), (raw.get('resourceId'), 'sp'), (raw.get('principalId'), 'user')):
@@ -163,6 +188,17 @@ class ExportService(object):
             if rid and (rid not in objects or objects[rid].app_roles is None):
                 wanted[rid] = ('sp', raw['resourceId'], True)
         ordered = sorted(wanted.values(), key=lambda w: w[1].lower())
+        if not ordered:
+            return
+        types = sorted(set('user' if kind == 'user' else 'servicePrincipal' for kind, _id, _roles in ordered))
+        found = self.resolver.objects.get_by_ids([object_id for _kind, object_id, _roles in ordered], types)
+        if found is not None:
+            for kind, object_id, _roles in ordered:
+                raw = found.get(object_id.lower())
+                if raw is not None:  # absent: deleted; what names it is skipped, and said
+                    objects[object_id.lower()] = DirectoryObject.user(raw) if kind == 'user' else DirectoryObject.service_principal(
+                        dict(raw, appRoles=raw.get('appRoles') or []))
+            return
         urls = []
         for kind, object_id, with_roles in ordered:
             if kind == 'user':

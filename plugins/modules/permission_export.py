@@ -20,9 +20,11 @@ description:
   - The output is deterministic, sorted by the written client, resource and user, scopes and app roles sorted, with
     a comment naming each entry. An unchanged tenant gives the same bytes.
   - App role assignments are those held by the filtered clients, or by every service principal when
-    O(clients) is not given, on the filtered resources when O(resources) is given. An assignment of the default
+    O(clients) is not given, on the filtered resources when O(resources) is given (users' and groups' assignments
+    are not application permissions, never exported). Without filters, only the resources that publish a role a
+    service principal can hold are read. An assignment of the default
     access role, or of a role the resource no longer publishes, cannot be declared; it is left out with a warning,
-    as is anything naming a deleted object (RV(skipped)).
+    as is anything naming a deleted object (RV(not_exported)).
 author:
   - msgraph.grants maintainers (@msgraph-grants)
 extends_documentation_fragment:
@@ -89,13 +91,24 @@ delegated_permissions_app_role_assignments:
   type: list
   elements: dict
   sample: [{client: f2d3e4a5-6b7c-4d8e-9fa0-1b2c3d4e5f60, resource: 00000003-0000-0000-c000-000000000000, app_roles: [Mail.Send]}]
+delegated_permissions_exported_resources:
+  description:
+    - The resources of O(resources) as written (empty without that filter). The file records them, and the role
+      refuses C(delegated_permissions_exclusive) with such a file, which would delete what the clients hold on
+      every other resource.
+  returned: always
+  type: list
+  elements: str
+  sample: [00000003-0000-0000-c000-000000000000]
 counts:
   description: Items exported, and left out.
   returned: always
   type: dict
-  sample: {grants: 4, app_role_assignments: 2, skipped: 0}
-skipped:
-  description: What could not be exported, in words (also warned).
+  sample: {grants: 4, app_role_assignments: 2, not_exported: 0}
+not_exported:
+  description:
+    - What could not be exported, in words (also warned). Not named C(skipped), which Ansible reads as a skipped
+      task.
   returned: always
   type: list
   elements: str

@@ -11,6 +11,7 @@ import yaml
 from ansible_collections.msgraph.grants.plugins.module_utils._export import (
     DirectoryObject,
     ambiguous_names_error,
+    assignment_reads,
     build_export,
     header_lines,
     render,
@@ -151,7 +152,15 @@ def test_an_empty_export_is_two_empty_lists():
     text = render(export, header_lines('app_id', ['Contoso HR Portal'], ['Microsoft Graph'], False,
                                        {'grants': 0, 'app_role_assignments': 0}))
     assert yaml.safe_load(text) == {'delegated_permissions_grants': [], 'delegated_permissions_app_role_assignments': []}
-    assert 'exclusive mode would also delete' in text
+    assert 'refuses exclusive mode' in text
+
+
+def test_a_resource_filtered_export_records_its_resources_for_the_role():
+    export = build_export([], [], {})
+    text = render(export, header_lines('app_id', [], ['Microsoft Graph'], False, {'grants': 0, 'app_role_assignments': 0}),
+                  [(GRAPH.app_id, 'Microsoft Graph\nsecond line')])
+    assert yaml.safe_load(text)['delegated_permissions_exported_resources'] == [GRAPH.app_id]
+    assert '\n  - {0}  # Microsoft Graph second line\n'.format(GRAPH.app_id) in text
 
 
 @pytest.mark.parametrize('value', [
@@ -175,3 +184,19 @@ def test_duplicate_display_names_are_refused_naming_them_and_suggesting_app_id()
                        "the file could not be applied back: 'Contoso Reporting' (id a-id, appId a-app; id b-id, "
                        "appId b-app). Use key app_id (the default) or object_id.")
     assert ambiguous_names_error({'Microsoft Graph': [{'id': 'g'}]}) is None
+
+
+def _sp(object_id, roles=None):
+    return DirectoryObject('sp', object_id, object_id, app_id=object_id, app_roles=roles)
+
+
+def test_assignment_reads_choose_the_shorter_side_and_only_resources_publishing_application_roles():
+    assert assignment_reads(['c1', 'c2'], ['r1']) == ('resource', ['r1'])
+    assert assignment_reads(['c1'], ['r1', 'r2']) == ('principal', ['c1'])
+    assert assignment_reads(['c1'], []) == ('principal', ['c1'])
+    assert assignment_reads([], ['r1']) == ('resource', ['r1'])
+    tenant = [_sp('app'), _sp('users-only', [{'value': 'Approver', 'allowedMemberTypes': ['User']}]),
+              _sp('api', [{'value': 'Read.All', 'allowedMemberTypes': ['User', 'Application']}]),
+              _sp('unknown-types', [{'value': 'X'}]), _sp('none', []),
+              DirectoryObject('user', 'u', 'U', user_principal_name='u@x')]
+    assert assignment_reads([], [], tenant) == ('resource', ['api', 'unknown-types'])
