@@ -29,6 +29,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._app_role_service i
     write_requests,
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._app_roles import (
+    DEFAULT_ACCESS_ROLE,
     AppRoleError,
     assignments_after,
     normalize_values,
@@ -130,6 +131,8 @@ class BulkAppRoleService(object):
         found = {}
         for client_sp in dict((sp.id, sp) for sp in clients.values()).values():
             for raw in held[client_sp.id]:
+                if (raw.get('appRoleId') or '').lower() == DEFAULT_ACCESS_ROLE:
+                    continue  # not declarable, so never "undeclared" (_app_roles.DEFAULT_ACCESS_ROLE)
                 pair = (client_sp.id.lower(), (raw.get('resourceId') or '').lower())
                 if pair not in declared:
                     found.setdefault(pair, (client_sp, raw.get('resourceId')))

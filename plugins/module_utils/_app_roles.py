@@ -27,6 +27,9 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
 MODES = ('exact', 'append', 'remove')
 STATES = ('present', 'absent')
 APPLICATION_MEMBER = 'Application'
+# The "default access" role (an assignment without a role: no value, grants no permission). It cannot be named in
+# ``app_roles``, so ``exact`` mode and exclusive mode keep it; only ``state: absent`` removes it.
+DEFAULT_ACCESS_ROLE = '00000000-0000-0000-0000-000000000000'
 
 # ``add``: role ids to assign (sorted); ``remove``: assignments (raw Graph entities) to delete, sorted by role value;
 # ``before``/``after``: the sorted role values held before and after; ``changed``: anything to write.
@@ -120,7 +123,7 @@ def plan_assignments(current, desired_role_ids, mode='exact', state='present', p
     if state == 'absent':
         keep = set()
     elif mode == 'exact':
-        keep = desired
+        keep = desired | (set([DEFAULT_ACCESS_ROLE]) & set(held))
     elif mode == 'append':
         keep = set(held) | desired
     else:

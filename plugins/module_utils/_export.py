@@ -21,6 +21,7 @@ __metaclass__ = type
 import json
 import re
 
+from ansible_collections.msgraph.grants.plugins.module_utils._app_roles import DEFAULT_ACCESS_ROLE
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
     CONSENT_ALL_PRINCIPALS,
     CONSENT_PRINCIPAL,
@@ -30,8 +31,6 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
 )
 
 KEYS = ('app_id', 'object_id', 'display_name')
-# An app role assignment of this id is the "default access" role (no value): the role cannot declare it.
-DEFAULT_ACCESS_ROLE = '00000000-0000-0000-0000-000000000000'
 
 # Written without quotes only when YAML reads it back as the same string (no bool/null/number forms).
 _PLAIN_RE = re.compile(r'^[A-Za-z][A-Za-z0-9_.@/-]*$')

@@ -50,14 +50,17 @@ options:
       - Roles to add must be enabled roles of the resource that applications may hold (C(allowedMemberTypes) holds
         C(Application)); roles to remove need only be published by the resource, so a disabled role can still be
         removed. A bad value fails before anything is written, with the close matches the resource publishes.
-      - Required with O(state=present) (an empty list with O(mode=exact) removes every role). Refused with
+      - Required with O(state=present) (an empty list with O(mode=exact) removes every role but the default
+        access role). Refused with
         O(state=absent), which removes every role of the client on the resource; to take some roles away, use
         O(mode=remove).
     type: list
     elements: str
   mode:
     description:
-      - V(exact) makes the client hold exactly O(app_roles) on the resource.
+      - V(exact) makes the client hold exactly O(app_roles) on the resource. An assignment of the resource's
+        default access role (id C(00000000-0000-0000-0000-000000000000): no value, no permission) cannot be named
+        in O(app_roles), so V(exact) keeps it; O(state=absent) removes it.
       - V(append) adds the missing O(app_roles) and keeps the others.
       - V(remove) removes O(app_roles) and keeps the others.
     type: str

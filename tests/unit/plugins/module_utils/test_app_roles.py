@@ -13,6 +13,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._app_roles import (
     AppRoleError,
     assignments_after,
     check_app_roles,
+    DEFAULT_ACCESS_ROLE,
     plan_assignments,
     role_values,
     roles_changed,
@@ -147,3 +148,21 @@ def test_plan_properties(held, wanted, mode, state):
     # Applying the plan and planning again changes nothing (idempotence).
     again = _plan(sorted(expected), sorted(wanted), mode, state)
     assert not again.changed
+
+
+# ------------------------------------------------------------------------------------------- default access role
+def test_exact_keeps_the_default_access_role_which_cannot_be_named():
+    plan = plan_assignments([_assignment(DEFAULT_ACCESS_ROLE), _assignment('A.Read')], [IDS['B.Read']], 'exact',
+                            'present', PUBLISHED)
+    assert [a['appRoleId'] for a in plan.remove] == [IDS['A.Read']]
+    assert plan.add == [IDS['B.Read']]
+
+
+def test_exact_without_other_roles_leaves_the_default_access_role_alone():
+    plan = plan_assignments([_assignment(DEFAULT_ACCESS_ROLE)], [], 'exact', 'present', PUBLISHED)
+    assert not plan.changed
+
+
+def test_absent_removes_the_default_access_role_too():
+    plan = plan_assignments([_assignment(DEFAULT_ACCESS_ROLE)], [], 'exact', 'absent', PUBLISHED)
+    assert [a['appRoleId'] for a in plan.remove] == [DEFAULT_ACCESS_ROLE]
