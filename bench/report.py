@@ -41,9 +41,10 @@ def report(results):
     lines.append("")
     if "empty" in results:
         e = results["empty"]
-        lines.append("Fixed cost of ansible-playbook with one module task (no Graph): {0:.2f} s, CPU {1:.2f} s (median of "
-                     "{2} runs beside the role's: {3}).".format(e["wall_s"], e.get("cpu_s", 0), len(e.get("wall_all_s") or [1]),
-                                                               ", ".join("%.2f" % w for w in e.get("wall_all_s") or [e["wall_s"]])))
+        walls = e.get("wall_all_s") or [e["wall_s"]]
+        text = ("Fixed cost of ansible-playbook with one module task (no Graph): {0:.2f} s, CPU {1:.2f} s (median of "
+                "{2} runs beside the role's: {3}).")
+        lines.append(text.format(e["wall_s"], e.get("cpu_s", 0), len(walls), ", ".join("%.2f" % w for w in walls)))
         lines.append("")
     if m.get("result_detail"):
         lines.append("Role runs with `delegated_permissions_result_detail: {0}`.".format(m["result_detail"]))

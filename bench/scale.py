@@ -79,8 +79,8 @@ def scale_targets(results):
         mine, base = run.get("cpu_all_s") or [run.get("cpu_s")], empty.get("cpu_all_s") or [empty.get("cpu_s")]
         if None in mine or None in base:
             return ""
-        return "; CPU {0:.2f} s = {1:.2f}× {2:.2f} s".format(statistics.median(mine), statistics.median(mine) / statistics.median(base),
-                                                           statistics.median(base))
+        mine, base = statistics.median(mine), statistics.median(base)
+        return "; CPU {0:.2f} s = {1:.2f}× {2:.2f} s".format(mine, mine / base, base)
 
     noop = row(1000, "role_noop")
     if noop and fixed:
