@@ -41,7 +41,13 @@ def report(results):
     lines.append("")
     if "empty" in results:
         e = results["empty"]
-        lines.append("Fixed cost of ansible-playbook with one module task (no Graph): {0:.2f} s.".format(e["wall_s"]))
+        walls = e.get("wall_all_s") or [e["wall_s"]]
+        text = ("Fixed cost of ansible-playbook with one module task (no Graph): {0:.2f} s, CPU {1:.2f} s (median of "
+                "{2} runs beside the role's: {3}).")
+        lines.append(text.format(e["wall_s"], e.get("cpu_s", 0), len(walls), ", ".join("%.2f" % w for w in walls)))
+        lines.append("")
+    if m.get("result_detail"):
+        lines.append("Role runs with `delegated_permissions_result_detail: {0}`.".format(m["result_detail"]))
         lines.append("")
     fleet = results["fleet"]
     if fleet:

@@ -27,7 +27,6 @@ import os
 import platform
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ sys.path.insert(0, os.path.join(ROOT, "emulator"))
 
 import scale  # noqa: E402  (bench/scale.py)
 from report import extrapolate, report  # noqa: E402  (bench/report.py)
+from startup import startup_times  # noqa: E402  (bench/startup.py)
 import seed as bench_seed  # noqa: E402  (bench/seed.py)
 from graph_emulator.testing import Control  # noqa: E402
 
@@ -100,6 +100,7 @@ class Bench(object):
         self.info = None
         self.control = None
         self.env = None
+        self.empty_runs = []  # the fixed cost, measured beside the role's runs: their median is the reference
 
     # ------------------------------------------------------------------------------------------- emulator
     def start(self):
@@ -221,15 +222,18 @@ class Bench(object):
     def fleet(self, size, with_baseline):
         seed = scale.fleet_seed(self.args, size)
         grants = bench_seed.declared_grants(size, "id")
+        role_vars = {"bench_grants": grants, "bench_result_detail": self.args.result_detail}
         rows = {}
         creates, noops = [], []
         for attempt in range(self.args.repeat):
             suffix = " #{0}".format(attempt + 1) if self.args.repeat > 1 else ""
+            if self.empty_runs:  # one more fixed-cost run under the load of this moment
+                self.empty_playbook()
             self.seed(seed)
             self.cold_token_cache()
-            create = self.playbook("role_apply.yml", {"bench_grants": grants}, "role N={0} first run{1}".format(size, suffix))
+            create = self.playbook("role_apply.yml", role_vars, "role N={0} first run{1}".format(size, suffix))
             assert create["writes"] == size, "role did not create every grant"
-            noop = self.playbook("role_apply.yml", {"bench_grants": grants}, "role N={0} second run{1}".format(size, suffix))
+            noop = self.playbook("role_apply.yml", role_vars, "role N={0} second run{1}".format(size, suffix))
             assert noop["writes"] == 0, "the role's second run wrote"
             creates.append(create)
             noops.append(noop)
@@ -276,7 +280,8 @@ class Bench(object):
         return rows
 
     def empty_playbook(self):
-        return self.playbook("empty.yml", {}, "empty playbook (1 module process)")
+        self.empty_runs.append(self.playbook("empty.yml", {}, "empty playbook (1 module process)"))
+        return median_run(self.empty_runs)
 
     def export_run(self):
         """The role's export entry point over a tenant of --export-grants grants (issue 18): requests, wall time, and
@@ -306,60 +311,8 @@ def median_run(runs):
     ordered = sorted(runs, key=lambda r: r["wall_s"])
     chosen = dict(ordered[(len(ordered) - 1) // 2])
     chosen["wall_all_s"] = [r["wall_s"] for r in runs]
+    chosen["cpu_all_s"] = [r["cpu_s"] for r in runs]
     return chosen
-
-
-# ------------------------------------------------------------------------------------------- module start-up
-def startup_times(repeat=9):
-    """Min and median seconds of ``python -c '<import>'`` (a fresh process each time, bytecode caches warm).
-
-    The "blocked" rows import oauth2_grant with cryptography (and msal) made unimportable, which the modules
-    tolerate (they report the missing library only when the chosen auth method needs it): what lazy imports of
-    those libraries would save on every module start."""
-    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    ours = "ansible_collections.msgraph.grants.plugins.modules."
-    block = "import sys; sys.modules.update(dict.fromkeys({0!r}));"
-    targets = [
-        ("python -c pass", "pass"),
-        ("import ansible.module_utils.basic", "import ansible.module_utils.basic"),
-        ("import ansible.modules.uri", "import ansible.modules.uri"),
-        ("import oauth2_grant", "import " + ours + "oauth2_grant"),
-        ("import oauth2_grants", "import " + ours + "oauth2_grants"),
-        ("import oauth2_grant_info", "import " + ours + "oauth2_grant_info"),
-        ("import oauth2_grant, cryptography blocked",
-         block.format(["cryptography"]) + "import " + ours + "oauth2_grant"),
-        ("import oauth2_grant, cryptography and msal blocked",
-         block.format(["cryptography", "msal", "msal.throttled_http_client"]) + "import " + ours + "oauth2_grant"),
-    ]
-    samples = dict((label, []) for label, _code in targets)
-    for label, code in targets:
-        subprocess.run([PYTHON, "-c", code], env=env, check=True)  # warm the bytecode cache
-    for _round in range(repeat):  # round-robin, so that a change of machine load hits every row alike
-        for label, code in targets:
-            start = time.monotonic()
-            subprocess.run([PYTHON, "-c", code], env=env, check=True)
-            samples[label].append(time.monotonic() - start)
-    rows = [{"label": label, "min_s": round(min(samples[label]), 3), "median_s": round(statistics.median(samples[label]), 3)}
-            for label, _code in targets]
-    # Who pays: cumulative import time of the heaviest third-party packages under oauth2_grant.
-    proc = subprocess.run([PYTHON, "-X", "importtime", "-c",
-                           "import ansible_collections.msgraph.grants.plugins.modules.oauth2_grant"],
-                          env=env, check=True, capture_output=True, text=True)
-    cumulative = {}
-    for line in proc.stderr.splitlines():
-        parts = line.split("|")
-        if len(parts) != 3 or not parts[1].strip().isdigit():
-            continue
-        name = parts[2].strip()
-        cumulative[name] = int(parts[1].strip())
-    heavy = ["requests", "msal", "cryptography.x509", "cryptography.hazmat.primitives.serialization.pkcs12",
-             "ansible.module_utils.basic",
-             "ansible_collections.msgraph.grants.plugins.module_utils._auth_methods",
-             "ansible_collections.msgraph.grants.plugins.module_utils._graph_client",
-             "ansible_collections.msgraph.grants.plugins.module_utils._grant_service"]
-    imports = [{"module": name, "cumulative_ms": round(cumulative[name] / 1000.0, 1)} for name in heavy if name in cumulative]
-    return rows, imports
 
 
 # ------------------------------------------------------------------------------------------------- reporting
@@ -385,6 +338,7 @@ def machine_info(args):
         "platform": platform.platform(),
         "loadavg_at_start": os.getloadavg(),
         "latency_ms": args.latency_ms,
+        "result_detail": args.result_detail,
     }
 
 
@@ -416,6 +370,8 @@ def main(argv=None):
     parser.add_argument("--export-grants", type=int, default=0,
                         help="grants for the export run (0: skip, the default; 100000 for docs/performance.md)")
     parser.add_argument("--export-clients", type=int, default=1000, help="client SPs those grants spread over (default 1000)")
+    parser.add_argument("--result-detail", choices=("full", "brief"), default="full",
+                        help="delegated_permissions_result_detail of the fleet runs (default full)")
     parser.add_argument("--no-budgets", action="store_true", help="skip the per-task oauth2_grant budgets")
     parser.add_argument("--no-startup", action="store_true", help="skip the module start-up measurement")
     parser.add_argument("--report", metavar="JSON", help="only print the tables of a saved bench/results/bench-*.json")
@@ -449,6 +405,8 @@ def main(argv=None):
             elif len(measured) >= 2:
                 for key in ("uri_create", "uri_noop"):
                     results["fleet"][size][key] = extrapolate(results["fleet"], measured, size, key)
+        if bench.empty_runs:
+            results["empty"] = median_run(bench.empty_runs)
         if not args.no_budgets and "budgets" in scenarios:
             results["budgets"] = bench.budgets()
         if args.info_grants and "info" in scenarios:

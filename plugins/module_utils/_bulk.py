@@ -94,12 +94,14 @@ class BulkGrantService(object):
             raise GrantInputError('Invalid grants: ' + '; '.join(problems) + '.')
 
     # ------------------------------------------------------------------------------------------------- ensure
-    def ensure_all(self, items, exclusive=False, include_user_consents=False):
-        """Converge every grant of ``items`` (``oauth2_grants``' list); returns the module result."""
+    def ensure_all(self, items, exclusive=False, include_user_consents=False, brief=False, diff=False):
+        """Converge every grant of ``items`` (``oauth2_grants``' list); returns the module result: with ``diff`` the
+        ``diff`` list of what changed, with ``brief`` each entry of ``results`` holds only ``changed``, ``action`` and
+        ``label`` (the module's ``result_detail``)."""
         with permission_hints():
-            return self._ensure_all(items, exclusive, include_user_consents)
+            return self._ensure_all(items, exclusive, include_user_consents, brief, diff)
 
-    def _ensure_all(self, items, exclusive, include_user_consents):
+    def _ensure_all(self, items, exclusive, include_user_consents, brief=False, diff=False):
         self._check_items(items)
         # Every name resolved and every grant the list needs read, as few requests as the plan allows (_read_plan).
         sps, users, grants_by_client = BulkReader(self.client, self.resolver).read(items, exclusive, include_user_consents)
@@ -162,7 +164,7 @@ class BulkGrantService(object):
                 # happened" (the next run converges the rest).
                 done = [self._entry_result(e) for e in all_entries if e.get('applied')]
                 raise record_applied(err, ['{0}: {1}'.format(r['action'], r['label']) for r in done if r['changed']])
-        return self._result(entries, removals)
+        return self._result(entries, removals, brief, diff)
 
     def _name_removals(self, removals, sps, users):
         """Names of the undeclared grants' clients, resources and users: those the run resolved already, the others
@@ -303,17 +305,34 @@ class BulkGrantService(object):
             result['deleted_grant'] = entry['current']  # what a reviewer needs to undo the deletion
         return result
 
-    def _result(self, entries, removals):
-        results = [self._entry_result(e) for e in entries]
-        removed = [self._entry_result(e) for e in removals]
+    @staticmethod
+    def _brief_result(entry):
+        """``result_detail: brief``: what the run did to the item, by its label (no grant, diff or names to build,
+        scrub, encode and register: at a thousand grants those dominate the run)."""
+        action = entry['outcome'].action if entry.get('outcome') is not None else entry['plan'].action
+        return {'changed': action != ACTION_UNCHANGED, 'action': action, 'label': entry['label']}
+
+    def _result(self, entries, removals, brief=False, diff=False):
+        results = [(self._brief_result if brief else self._entry_result)(e) for e in entries]
+        removed = [self._entry_result(e) for e in removals]  # always in full: a deletion must be reviewable
+        diffs = []
+        if diff:
+            full = [self._entry_result(e) if brief and r['changed'] else r for e, r in zip(entries, results)]
+            diffs = [r['diff'] for r in full + removed if r['changed']]
         summary = dict((action, []) for action in ACTIONS)
+        counts = dict((action, 0) for action in ACTIONS)
         for result in results + removed:
-            summary[result['action']].append(result['label'])
-        return {
+            counts[result['action']] += 1
+            if not (brief and result['action'] == ACTION_UNCHANGED):
+                summary[result['action']].append(result['label'])
+        result = {
             'changed': any(r['changed'] for r in results + removed),
             'results': results,
             'removed': removed,
             'summary': summary,
-            'counts': dict((action, len(labels)) for action, labels in summary.items()),
+            'counts': counts,
             'changes': ['{0}: {1}'.format(r['action'], r['label']) for r in results + removed if r['changed']],
         }
+        if diffs:
+            result['diff'] = diffs
+        return result

@@ -82,6 +82,18 @@ options:
       - With O(exclusive=true), also delete undeclared per-user (C(Principal)) grants of the listed clients.
     type: bool
     default: false
+  result_detail:
+    description:
+      - V(full) returns every item of O(grants) in RV(results) as M(msgraph.grants.oauth2_grant) returns it.
+      - V(brief) makes each entry of RV(results) only C(changed), C(action) and C(label), and leaves the unchanged
+        grants out of RV(summary) (RV(counts) still counts them). RV(removed), RV(changes), RV(counts), and the
+        diff shown with C(--diff), are the same as with V(full).
+      - For lists of hundreds or thousands of grants, where building, scrubbing and registering the full result
+        of every unchanged grant is most of the run's time (C(docs/performance.md) in the collection).
+    type: str
+    choices: [full, brief]
+    default: full
+    version_added: 0.3.0
 seealso:
   - module: msgraph.grants.oauth2_grant
   - module: msgraph.grants.oauth2_grant_info
@@ -114,11 +126,17 @@ EXAMPLES = r'''
 
 RETURN = r'''
 results:
-  description: One entry per item of O(grants), in order, shaped like the result of M(msgraph.grants.oauth2_grant).
+  description:
+    - One entry per item of O(grants), in order, shaped like the result of M(msgraph.grants.oauth2_grant).
+    - With O(result_detail=brief) each entry holds only C(changed), C(action) and C(label).
   returned: always
   type: list
   elements: dict
   contains:
+    changed:
+      description: Whether the run changed (in check mode, would change) this grant.
+      type: bool
+      sample: true
     label:
       description:
         - The item as written (client -> resource [for principal]), with the display name or UPN the run resolved
@@ -174,7 +192,9 @@ removed:
   elements: dict
   sample: []
 summary:
-  description: Labels of the grants per action.
+  description:
+    - Labels of the grants per action.
+    - With O(result_detail=brief) the C(unchanged) list is empty (RV(counts) still counts them).
   returned: always
   type: dict
   sample: {created: [Contoso HR Portal -> Microsoft Graph], updated: [], deleted: [], unchanged: []}
@@ -228,6 +248,7 @@ def main():
         grants=dict(type='list', elements='dict', required=True, options=grant_options(required=True)),
         exclusive=dict(type='bool', default=False),
         exclusive_include_user_consents=dict(type='bool', default=False),
+        result_detail=dict(type='str', default='full', choices=['full', 'brief']),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     # Refused before any request (and before credentials are even looked at): an ambiguous delete.
@@ -242,10 +263,8 @@ def main():
     with graph.failing_cleanly():
         service = BulkGrantService(graph.client(), api_version=graph.api_version, check_mode=module.check_mode, warn=module.warn)
         result = service.ensure_all(module.params['grants'], exclusive=module.params['exclusive'],
-                                    include_user_consents=module.params['exclusive_include_user_consents'])
-    diffs = [r['diff'] for r in result['results'] + result['removed'] if r['changed']]
-    if module._diff and diffs:
-        result['diff'] = diffs
+                                    include_user_consents=module.params['exclusive_include_user_consents'],
+                                    brief=module.params['result_detail'] == 'brief', diff=module._diff)
     module.exit_json(**result)
 
 
