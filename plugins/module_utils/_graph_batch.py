@@ -99,26 +99,21 @@ class BatchSender(object):
         # others go on; any other failure stops sending new ones (those already in flight finish and are reported).
         outcomes = self.parallel([_bind(send_chunk, chunk) for chunk in chunks],
                                  stop=lambda err: not getattr(err, 'ambiguous', False))
-        unknown = None
-        for outcome in outcomes:
-            err = outcome.error
-            if err is None:
-                continue
+        errors = [outcome.error for outcome in outcomes if outcome.error is not None]
+        for err in errors:
             if not isinstance(err, GraphError):
                 raise err
-            if err.ambiguous:
-                unknown = unknown or err
-                continue
-            if unknown is None:
-                if any(item['method'] not in READ_METHODS for item in items):
-                    err.partial_results = results  # the writes of other batches did land: say which
-                raise err
-            # An earlier batch's outcome is unknown: report that, so the caller reconciles by reading; this batch
-            # (refused) and the ones not sent are None in partial_results as well.
-            break
+        # A batch whose outcome is unknown wins over one refused, whatever their order or the order they were
+        # answered in (they run concurrently): the caller must reconcile by reading. A refused batch and the ones
+        # not sent are None in partial_results as well.
+        unknown = next((err for err in errors if err.ambiguous), None)
         if unknown is not None:
             unknown.partial_results = results
             raise unknown
+        if errors:
+            if any(item['method'] not in READ_METHODS for item in items):
+                errors[0].partial_results = results  # the writes of other batches did land: say which
+            raise errors[0]
         return results
 
     def _chunk(self, items, pending, results, state, what):

@@ -282,6 +282,19 @@ def test_batch_lost_chunk_stays_ambiguous_when_a_later_chunk_fails_plainly(http_
     assert info.value.partial_results == [None] * 25  # refused or not known: the caller reads every one back
 
 
+@pytest.mark.parametrize('lost_size', [20, 5])
+def test_batch_lost_chunk_wins_over_a_refused_one_whichever_comes_first(http_server, clock, lost_size):
+    def handler(rec):  # by content, not arrival order: the envelopes are sent concurrently
+        if len(rec.json['requests']) == lost_size:
+            return 504, graph_error(504, 'GatewayTimeout', 'gateway timeout')
+        return 403, graph_error(403, 'Authorization_RequestDenied', 'Insufficient privileges.')
+    http_server.handler = handler
+    client = make_client(http_server, clock)
+    with pytest.raises(GraphError) as info:
+        client.batch([{'method': 'DELETE', 'url': '/oauth2PermissionGrants/g%d' % i} for i in range(25)])
+    assert info.value.ambiguous and info.value.partial_results == [None] * 25
+
+
 def test_read_only_batch_with_a_failed_envelope_is_not_ambiguous(http_server, clock):
     for _envelope in range(2):  # both envelopes may be in flight at once (sent concurrently)
         http_server.add(500, graph_error(500, 'Service_InternalServerError', 'boom'))
