@@ -59,7 +59,7 @@ options:
   mode:
     description:
       - V(exact) makes the client hold exactly O(app_roles) on the resource. An assignment of the resource's
-        default access role (id C(00000000-0000-0000-0000-000000000000): no value, no permission) cannot be named
+        default access role (id C(00000000-0000-0000-0000-000000000000), which has no value and grants no permission) cannot be named
         in O(app_roles), so V(exact) keeps it; O(state=absent) removes it.
       - V(append) adds the missing O(app_roles) and keeps the others.
       - V(remove) removes O(app_roles) and keeps the others.
