@@ -163,7 +163,7 @@ class BulkGrantService(object):
                 # The run fails, but some writes landed: say which, so that the failure is not mistaken for "nothing
                 # happened" (the next run converges the rest).
                 done = [self._entry_result(e) for e in all_entries if e.get('applied')]
-                raise record_applied(err, ['{0}: {1}'.format(r['action'], r['label']) for r in done if r['changed']])
+                raise record_applied(err, [change_line(r) for r in done if r['changed']])
         return self._result(entries, removals, brief, diff)
 
     def _name_removals(self, removals, sps, users):
@@ -315,10 +315,10 @@ class BulkGrantService(object):
     def _result(self, entries, removals, brief=False, diff=False):
         results = [(self._brief_result if brief else self._entry_result)(e) for e in entries]
         removed = [self._entry_result(e) for e in removals]  # always in full: a deletion must be reviewable
-        diffs = []
-        if diff:
-            full = [self._entry_result(e) if brief and r['changed'] else r for e, r in zip(entries, results)]
-            diffs = [r['diff'] for r in full + removed if r['changed']]
+        # The changed items in full (few, even when ``brief``): their diffs and the scopes each change moves.
+        changed = [self._entry_result(e) if brief else r for e, r in zip(entries, results) if r['changed']]
+        changed += [r for r in removed if r['changed']]
+        diffs = [r['diff'] for r in changed] if diff else []
         summary = dict((action, []) for action in ACTIONS)
         counts = dict((action, 0) for action in ACTIONS)
         for result in results + removed:
@@ -331,8 +331,18 @@ class BulkGrantService(object):
             'removed': removed,
             'summary': summary,
             'counts': counts,
-            'changes': ['{0}: {1}'.format(r['action'], r['label']) for r in results + removed if r['changed']],
+            'changes': [change_line(r) for r in changed],
         }
         if diffs:
             result['diff'] = diffs
         return result
+
+
+def change_line(result):
+    """One line of ``changes``: the action and the grant's label, and for an update the scopes it moves (what a
+    reviewer of a drift alarm or a plan needs, without reading the diff)."""
+    line = '{0}: {1}'.format(result['action'], result['label'])
+    moved = ['+' + s for s in result.get('scopes_added') or []] + ['-' + s for s in result.get('scopes_removed') or []]
+    if result['action'] == ACTION_UPDATED and moved:
+        line += ', scopes ' + ' '.join(moved)
+    return line

@@ -85,7 +85,8 @@ def test_writes_go_out_in_one_batch(graph, sleeper):
     assert result['counts'] == {'created': 1, 'updated': 1, 'deleted': 1, 'unchanged': 1}
     assert result['summary']['created'] == ['Contoso HR Portal -> Microsoft Graph']
     assert result['changes'] == ['created: Contoso HR Portal -> Microsoft Graph',
-                                 'updated: %s (Contoso Payroll) -> %s (Microsoft Graph)' % (CLIENT2_APP, RESOURCE_APP),
+                                 'updated: %s (Contoso Payroll) -> %s (Microsoft Graph), scopes +profile'
+                                 % (CLIENT2_APP, RESOURCE_APP),
                                  'deleted: Contoso HR Portal -> Contoso Orders API']
     assert result['results'][3]['label'] == 'Contoso HR Portal -> Microsoft Graph for ' + ADELE_UPN
     assert result['results'][0]['grant']['id'] == grant_id_for(CLIENT_ID, RESOURCE_ID)
@@ -494,7 +495,7 @@ def test_a_failing_item_still_reports_the_writes_that_landed(graph, sleeper):
         bulk(graph, sleeper).ensure_all([item(client='Contoso Payroll', scopes=['openid', 'profile']),  # PATCH: lands
                                          item(scopes=['User.Read'])])                                   # POST: 403
     assert info.value.status == 403
-    assert info.value.applied_changes == ['updated: Contoso Payroll -> Microsoft Graph']
+    assert info.value.applied_changes == ['updated: Contoso Payroll -> Microsoft Graph, scopes +profile']
     # which item Graph refused, as the user wrote it, before what Graph said
     assert str(info.value).startswith('grants[1] (Contoso HR Portal -> Microsoft Graph): POST ')
 
@@ -524,6 +525,6 @@ def test_a_refused_batch_still_reports_the_writes_of_the_batches_before_it(graph
     with pytest.raises(GraphError) as info:
         bulk(graph, sleeper).ensure_all([item(client='Contoso Payroll', scopes=['openid', 'profile']),
                                          item(scopes=['User.Read'])])
-    assert info.value.status == 403 and info.value.applied_changes == ['updated: Contoso Payroll -> Microsoft Graph']
+    assert info.value.status == 403 and info.value.applied_changes == ['updated: Contoso Payroll -> Microsoft Graph, scopes +profile']
     assert str(info.value).startswith('grants[1] (Contoso HR Portal -> Microsoft Graph): ')
     assert graph.calls_of('POST') == []  # the refused create is not sent again: the single path stops on the same error

@@ -66,3 +66,12 @@ def test_a_brief_entry_reports_what_the_single_path_did(graph, sleeper):
     result = bulk(graph, sleeper).ensure_all([item(scopes=['User.Read'], scope_mode='append')], brief=True)
     assert result['results'] == [{'changed': True, 'action': 'updated', 'label': 'Contoso HR Portal -> Microsoft Graph'}]
     assert result['summary']['updated'] == ['Contoso HR Portal -> Microsoft Graph']
+
+
+def test_a_change_line_names_the_scopes_an_update_moves_and_nothing_else():
+    from ansible_collections.msgraph.grants.plugins.module_utils._bulk import change_line
+    assert change_line({'action': 'updated', 'label': 'A -> B', 'scopes_added': ['Mail.Read'],
+                        'scopes_removed': ['Calendars.Read', 'Files.Read']}) == \
+        'updated: A -> B, scopes +Mail.Read -Calendars.Read -Files.Read'
+    assert change_line({'action': 'created', 'label': 'A -> B', 'scopes_added': ['Mail.Read']}) == 'created: A -> B'
+    assert change_line({'action': 'deleted', 'label': 'A -> B', 'scopes_removed': ['Mail.Read']}) == 'deleted: A -> B'
