@@ -10,8 +10,8 @@ from typing import Optional
 
 from . import odata, readings
 from .appstate import DEFAULT_ROLE_ID, is_wellformed_assignment_id
-from .graph import (DirectorySet, _unsupported_directory_filter, method_not_allowed, not_found, render_service_principal,
-                    segment_not_found)
+from .directory_api import DirectorySet, _unsupported_directory_filter, render_service_principal
+from .graph import method_not_allowed, not_found, segment_not_found
 from .messages import ODATA_JSON_CONTENT_TYPE, GraphApiError, Response
 from .state import is_guid
 

@@ -44,7 +44,7 @@ def route(api, ctx, segments) -> Response:
         unknown = sorted(wanted - set(KNOWN_TYPES))
         if unknown:
             raise GraphApiError(400, "Request_BadRequest", f"Invalid type '{unknown[0]}'.")
-    from .graph import render_service_principal, render_user  # pylint: disable=import-outside-toplevel
+    from .directory_api import render_service_principal, render_user  # pylint: disable=import-outside-toplevel
     directory = api.app.directory
     value = []
     for object_id in ids:

@@ -2,7 +2,7 @@
 ``faults.py`` (``navigation_filter``, ``listing_completeness``, ``batch_special_user_names``, ``duplicate_message``,
 ``write_lag_seconds``). docs/dev/emulator.md ("Readings") names the public source of each reading.
 
-Pure functions over knob values, so graph.py only asks "what does this reading do here?".
+Pure functions over knob values, so the handlers (grants_api.py, directory_api.py, consent.py) only ask "what does this reading do here?".
 """
 
 import time

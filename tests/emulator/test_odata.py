@@ -3,8 +3,9 @@
 import pytest
 
 from graph_emulator import odata
+from graph_emulator.directory_api import SP_FILTER
+from graph_emulator.grants_api import GRANT_FILTER
 from graph_emulator.messages import GraphApiError
-from graph_emulator.graph import GRANT_FILTER, SP_FILTER
 
 
 def test_filter_with_three_clauses_and_escaped_quote():
