@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 ---
 module: drive_item_permission
 short_description: Manage who may read or write a file or folder in OneDrive or SharePoint
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Converges one sharing permission of a drive item (a file or folder in a user's OneDrive or a SharePoint document
     library), that is its O(roles), or its removal. A missing permission is created through Graph's C(invite) action.

@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 ---
 module: drive_item_permission_info
 short_description: List the sharing permissions of a file or folder in OneDrive or SharePoint
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Lists every sharing permission Graph shows for a drive item (following every page), direct and inherited, user,
     group, sharing link, owner and pending invitation alike, in the shape M(msgraph.grants.drive_item_permission)

@@ -93,7 +93,7 @@ options:
     type: str
     choices: [full, brief]
     default: full
-    version_added: 0.3.0
+    version_added: 0.2.0
 seealso:
   - module: msgraph.grants.oauth2_grant
   - module: msgraph.grants.oauth2_grant_info

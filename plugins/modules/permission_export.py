@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 ---
 module: permission_export
 short_description: Export a tenant's delegated grants and app role assignments as the role's variables
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Reads the delegated permission grants (oAuth2PermissionGrant) and the app role assignments of service principals
     and returns them as the variables C(delegated_permissions_grants) and C(delegated_permissions_app_role_assignments)
