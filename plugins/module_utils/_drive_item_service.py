@@ -114,6 +114,12 @@ def refused_hint(plan, item):
                 'delete' if plan.action == 'delete' else 'change the roles of', plan.permission['id'], item.label))
 
 
+def refused(err):
+    """Graph refused the write itself (400, or 403 ``notAllowed``), as it does for an inherited permission; a 403
+    with another code is the application's missing permission (``PERMISSIONS_HINT``)."""
+    return err.status == 400 or (err.status == 403 and err.code == 'notAllowed')
+
+
 PLACES = (('drive_id', 'drive {0}'), ('user', 'the OneDrive of user {0}'), ('group', 'the library of group {0}'),
           ('site_id', 'the library of site {0}'))
 
@@ -252,11 +258,12 @@ class DriveItemService(object):
             try:
                 written = self.write(item, plan, grantee, params)
             except GraphError as err:
-                if plan.action != 'create' and (err.status == 400 or err.code == 'notAllowed'):
-                    raise with_hint(err, refused_hint(plan, item))
+                # 412 first, whatever its code: Graph has sent it with `notAllowed` too (docs/dev/graph-behaviour.md)
                 if err.status == 412 and expected:
                     raise with_hint(err, '{0} changed since if_match {1} (Graph answered 412 Precondition Failed); '
                                          'nothing was written.'.format(item.label, expected))
+                if plan.action != 'create' and refused(err):
+                    raise with_hint(err, refused_hint(plan, item))
                 if err.status == 412 or err.ambiguous or (plan.action == 'delete' and err.status == 404):
                     if err.ambiguous:
                         maybe_applied = ACTIONS[plan.action]
