@@ -3,7 +3,7 @@
 """A small in-memory fake of Graph's drive endpoints that ``DriveItemService`` uses, with the interface of
 ``GraphClient`` (``request``, ``get``, ``get_all``): drives of a user, a group and a site; items by id and by path
 (each segment percent-decoded once, names compared without regard to case, a raw ``#``/``?``/space refused as a client
-would never send them); permissions of every kind; PATCH/DELETE with ``If-Match`` against the item's eTag or cTag (412
+would never send them); permissions of every kind (listed, or one by id); PATCH/DELETE with ``If-Match`` against the item's eTag or cTag (412
 on a mismatch); ``invite``; paging.
 
 Knobs, named like the emulator's (docs/dev/emulator.md):
@@ -166,6 +166,10 @@ class FakeDrive(object):
         item_id, what, pid = found.group(2), found.group(3), found.group(4)
         if what is None:
             return self._answer(200, self._item_view(item_id))
+        if method == 'GET' and pid is not None:
+            perm = self.permission(item_id, unquote(pid))
+            return self._answer(200, copy.deepcopy(perm)) if perm else self._error(
+                404, 'itemNotFound', 'Item not found', method, path)
         if method == 'GET':
             return self._list(item_id, path)
         return self._write(method, item_id, unquote(pid) if pid else None, body, headers, path)
