@@ -172,6 +172,21 @@ def test_a_429_in_one_envelope_holds_the_envelopes_not_yet_sent(http_server, clo
     assert client.stats['throttled'] == 1 and clock.sleeps == [9.0]
 
 
+def test_a_worker_takes_and_returns_its_session_while_a_token_refresh_holds_the_token_lock(http_server, clock):
+    client = make_client(http_server, clock)
+    done = threading.Event()
+
+    def work():
+        if client._with_session(lambda: 'ok')() == 'ok':  # pylint: disable=protected-access
+            done.set()
+    with client._token_lock:  # pylint: disable=protected-access  # another thread is fetching a token
+        worker = threading.Thread(target=work)
+        worker.start()
+        finished = done.wait(2)
+    worker.join()
+    assert finished and len(client._spare_sessions) == 1  # pylint: disable=protected-access
+
+
 # ------------------------------------------------------------------------------------------------- batches
 def test_envelopes_go_out_four_at_a_time_and_come_back_in_input_order(http_server, clock):
     running = InFlight()
