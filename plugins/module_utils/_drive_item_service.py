@@ -114,6 +114,12 @@ def refused_hint(plan, item):
                 'delete' if plan.action == 'delete' else 'change the roles of', plan.permission['id'], item.label))
 
 
+def refused(err):
+    """Graph refused the write itself (400, or 403 ``notAllowed``), as it does for an inherited permission; a 403
+    with another code is the application's missing permission (``PERMISSIONS_HINT``)."""
+    return err.status == 400 or (err.status == 403 and err.code == 'notAllowed')
+
+
 PLACES = (('drive_id', 'drive {0}'), ('user', 'the OneDrive of user {0}'), ('group', 'the library of group {0}'),
           ('site_id', 'the library of site {0}'))
 
@@ -252,11 +258,12 @@ class DriveItemService(object):
             try:
                 written = self.write(item, plan, grantee, params)
             except GraphError as err:
-                if plan.action != 'create' and (err.status == 400 or err.code == 'notAllowed'):
-                    raise with_hint(err, refused_hint(plan, item))
+                # 412 first, whatever its code: Graph has sent it with `notAllowed` too (docs/dev/graph-behaviour.md)
                 if err.status == 412 and expected:
                     raise with_hint(err, '{0} changed since if_match {1} (Graph answered 412 Precondition Failed); '
                                          'nothing was written.'.format(item.label, expected))
+                if plan.action != 'create' and refused(err):
+                    raise with_hint(err, refused_hint(plan, item))
                 if err.status == 412 or err.ambiguous or (plan.action == 'delete' and err.status == 404):
                     if err.ambiguous:
                         maybe_applied = ACTIONS[plan.action]
@@ -332,15 +339,29 @@ class DriveItemService(object):
 
     def set_roles(self, item, permission_id, roles):
         """PATCH the roles of a permission invite has just answered, guarded by the tag read now (the invite may have
-        changed it); a 412 reads the tag again, at most ``max_replans`` times."""
+        changed it). After a 412 another writer changed the item: the permission is read again and the PATCH planned
+        again (already as asked: nothing more; gone: the run fails saying so), at most ``max_replans`` times."""
         for attempt in range(self.max_replans + 1):
-            headers = self._if_match(self.reread(item), {})
+            current = self.reread(item)
             try:
+                if attempt:  # by id: the list may not show it (the reason for this PATCH); 404: gone
+                    found = self.client.get(permissions_path(item.drive_id, item.id, permission_id))
+                    if roles_of(found) == list(roles):
+                        return found
                 response = self.client.request('PATCH', permissions_path(item.drive_id, item.id, permission_id),
-                                               json={'roles': list(roles)}, headers=headers)
+                                               json={'roles': list(roles)}, headers=self._if_match(current, {}))
                 return response.json or {'id': permission_id, 'roles': list(roles)}
             except GraphError as err:
                 if err.status != 412 or attempt == self.max_replans:
-                    raise with_hint(err, 'invite granted the permission {0} of {1}, but setting its roles to exactly {2} '
-                                         'failed: run again.'.format(permission_id, item.label, ', '.join(roles)))
+                    raise self._roles_failed(err, item, permission_id, roles, gone=err.status == 404)
         return None  # pragma: no cover - the loop returns or raises
+
+    @staticmethod
+    def _roles_failed(err, item, permission_id, roles, gone=False):
+        """The invite landed, the roles fix-up did not: say which, and that the run changed the item."""
+        why = ('another writer removed it before its roles could be set to exactly {0}; nothing more was written: '
+               'run again to grant it' if gone else 'setting its roles to exactly {0} failed: run again').format(
+                   ', '.join(roles))
+        err.applied_changes = ['invited: permission {0} of {1}'.format(permission_id, item.label)]
+        return with_hint(err, 'invite granted the permission {0} of {1}, but {2}.'.format(permission_id, item.label,
+                                                                                          why))

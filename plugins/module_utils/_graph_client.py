@@ -108,6 +108,8 @@ class GraphClient(object):
         self._spare_sessions = []
         self._local = threading.local()
         self._token_lock = threading.Lock()
+        # The session pool's own lock: _token_lock is held across a token refresh (a network call).
+        self._pool_lock = threading.Lock()
         self.max_concurrency = MAX_CONCURRENCY
         # At most max_concurrency requests in flight, however the parallel calls nest (a batch inside a parallel read).
         self._in_flight = threading.Semaphore(MAX_CONCURRENCY)
@@ -239,14 +241,14 @@ class GraphClient(object):
                 return task()
             finally:
                 self._local.session = None
-                with self._token_lock:
+                with self._pool_lock:
                     self._spare_sessions.append(session)
         return run
 
     def _borrow_session(self):
         if not self._own_sessions:
             return self.session
-        with self._token_lock:
+        with self._pool_lock:
             if self._spare_sessions:
                 return self._spare_sessions.pop()
         return requests.Session()

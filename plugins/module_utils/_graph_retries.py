@@ -128,39 +128,51 @@ def not_sent(exc):
 class RetryState(object):
     """Time accounting of one logical operation (a request, a paged read, or a whole batch), charged to the run.
 
-    The run's ``retry_budget`` bounds the retry time of the whole run (every operation of one client): what earlier
-    operations spent retrying (``run.spent``) plus what this one has spent so far. Retry time is the time spent waiting
-    before a retry plus the time of the attempts that failed (a timed-out attempt costs its timeout); successful
-    attempts are not retry time.
+    The run's ``retry_budget`` bounds the retry time of the whole run (every operation of one client): what closed
+    operations spent retrying (``run.spent``) plus what the open ones have spent so far (several are open at once when
+    ``$batch`` envelopes are sent from a few threads). Retry time is the time spent waiting before a retry plus the
+    time of the attempts that failed (a timed-out attempt costs its timeout); successful attempts are not retry time.
     """
 
     def __init__(self, run):
         self.run = run
         self.failed_time = 0.0
         self.slept = 0.0
+        self.reserved = 0.0  # a wait ``can_wait`` allowed and ``run.wait`` has not made yet
         self.attempts = 0
         self.retries = 0
         self.closed = False
+        with run.lock:
+            run.open_operations.append(self)
 
     def failed(self, seconds):
         """Charge the duration of an attempt that failed (and will be retried or reported)."""
-        self.failed_time += max(0.0, seconds)
+        with self.run.lock:
+            self.failed_time += max(0.0, seconds)
 
     def spent(self):
         """Seconds this operation has spent retrying."""
         return self.slept + self.failed_time
 
     def total(self):
-        """Seconds the run has spent retrying, this operation included."""
-        return self.run.spent + self.spent()
+        """Seconds the run has spent retrying, this operation (and any other still open) included."""
+        with self.run.lock:
+            return self.run.charged()
 
     def can_wait(self, delay):
-        return self.total() + delay <= self.run.budget and self.retries < MAX_RETRIES
+        """True when the budget allows waiting ``delay`` before a retry, which is then reserved for this operation
+        (under the run's lock, so threads cannot each take the same rest of the budget)."""
+        with self.run.lock:
+            if self.run.charged() + delay <= self.run.budget and self.retries < MAX_RETRIES:
+                self.reserved += delay
+                return True
+            return False
 
     def close(self):
         if not self.closed:
             self.closed = True
             with self.run.lock:
+                self.run.open_operations.remove(self)
                 self.run.spent += self.spent()
                 self.run.stats['retry_time'] += self.slept
 
@@ -175,7 +187,8 @@ class RetryBudget(object):
 
     def __init__(self, budget, sleep, clock, rand, stats, note):
         self.budget = float(budget)
-        self.spent = 0.0  # seconds of retrying charged to the budget so far (the whole run)
+        self.spent = 0.0  # seconds of retrying charged to the budget by the operations closed so far
+        self.open_operations = []  # the RetryStates not closed yet: what they spent and reserved counts too
         self.connect_spent = 0.0  # seconds spent on connections that could not be opened (CONNECT_BUDGET)
         self.log = RetryLog()  # what was retried, why, how long we waited: shown to the user
         # Clock time before which no Graph request is sent: Graph throttles per application and tenant, so after a 429
@@ -184,13 +197,19 @@ class RetryBudget(object):
         # The hold already charged to the budget: threads waiting out the same hold share one charge, so the budget
         # counts the time the run waited, not that time once per thread.
         self.hold_charged = None
-        # Requests of one run may be sent from a few threads (``_graph_concurrency``): counters and the hold are shared.
-        self.lock = threading.Lock()
+        # Requests of one run may be sent from a few threads (``_graph_concurrency``): counters, the budget and the hold
+        # are shared. Re-entrant: connect_retry asks can_wait while holding it.
+        self.lock = threading.RLock()
         self.sleep = sleep
         self.clock = clock
         self.random = rand
         self.stats = stats
         self._note = note
+
+    def charged(self):
+        """Seconds charged to the budget: closed operations, and what the open ones spent and reserved (call with the
+        lock held)."""
+        return self.spent + sum(s.spent() + s.reserved for s in self.open_operations)
 
     def count(self, name, n=1):
         """Add ``n`` to the client's counter ``name`` (thread-safe)."""
@@ -227,12 +246,13 @@ class RetryBudget(object):
     def connect_retry(self, state, failures, spent):
         """The wait before another attempt of a request that could not connect (its ``failures``-th, which took
         ``spent`` seconds), or None when it must give up: a few quick attempts, not the whole budget."""
-        self.connect_spent += spent
-        delay = CONNECT_BACKOFF * (2 ** (failures - 1)) * (0.5 + self.random() / 2.0)
-        if failures >= CONNECT_ATTEMPTS or self.connect_spent + delay > CONNECT_BUDGET or not state.can_wait(delay):
-            return None
-        self.connect_spent += delay
-        return delay
+        with self.lock:
+            self.connect_spent += spent
+            delay = CONNECT_BACKOFF * (2 ** (failures - 1)) * (0.5 + self.random() / 2.0)
+            if failures >= CONNECT_ATTEMPTS or self.connect_spent + delay > CONNECT_BUDGET or not state.can_wait(delay):
+                return None
+            self.connect_spent += delay
+            return delay
 
     def hold(self, delay):
         """After a 429: no request is sent for ``delay`` seconds. Returns the clock time the hold ends."""
@@ -265,10 +285,12 @@ class RetryBudget(object):
     def wait(self, state, delay, what, why):
         """Wait before a retry: listed in ``log`` (the module result), logged, charged to ``state``."""
         self._note('%s: %s; retrying in %.1f s' % (what, why, delay))
-        self.log.add(what, why, delay)
-        state.retries += 1
-        self.count('retries')
-        state.slept += delay
+        with self.lock:
+            self.log.add(what, why, delay)
+            state.retries += 1
+            self.stats['retries'] += 1
+            state.reserved = max(0.0, state.reserved - delay)  # what can_wait reserved is now spent
+            state.slept += delay
         if delay > 0:
             self.sleep(delay)
 
@@ -277,16 +299,21 @@ class RetryBudget(object):
         thread waits for that hold first."""
         if self.claim_hold(until):
             self.wait(state, delay, what, why)
-        elif delay > 0:
-            state.retries += 1
+            return
+        with self.lock:
+            state.reserved = max(0.0, state.reserved - delay)  # the thread that claimed the hold charges it
+            if delay > 0:
+                state.retries += 1
+        if delay > 0:
             self.sleep(delay)
 
     def reserve(self, delay, what, why):
         """Charge a wait the caller makes itself; False (nothing charged) when the budget does not allow it."""
-        if self.spent + delay > self.budget:
-            return False
-        self.spent += delay
-        self.log.add(what, why, delay)
+        with self.lock:
+            if self.charged() + delay > self.budget:
+                return False
+            self.spent += delay
+            self.log.add(what, why, delay)
         return True
 
     def wait_before_retry(self, err):

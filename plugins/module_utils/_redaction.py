@@ -12,11 +12,20 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+import threading
 
 _REDACTED = '********'
-# Values that must never appear in a message we produce (tokens acquired at run time, secrets from parameters).
-# A module run is one short-lived process, so a process-wide registry is the simplest reliable scrubber.
-_SECRETS = set()
+
+
+class _Registry(object):
+    """Values that must never appear in a message we produce (tokens acquired at run time, secrets from parameters).
+    A module run is one short-lived process, so a process-wide registry is the simplest reliable scrubber. GraphClient
+    sends ``$batch`` envelopes from several threads and a token refresh registers the new token meanwhile, so the
+    tuple is replaced whole under the lock (copy-on-write) and never changed in place: ``redact`` reads whichever
+    tuple is current without locking."""
+
+    lock = threading.Lock()
+    secrets = ()  # longest first, so a secret containing another one is removed whole
 
 
 def register_secret(value):
@@ -29,8 +38,11 @@ def register_secret(value):
         except (AttributeError, UnicodeDecodeError):
             value = str(value)
     value = value.strip()
-    if len(value) >= 6:
-        _SECRETS.add(value)
+    if len(value) < 6:
+        return
+    with _Registry.lock:
+        if value not in _Registry.secrets:
+            _Registry.secrets = tuple(sorted(_Registry.secrets + (value,), key=len, reverse=True))
 
 
 def redact(text):
@@ -39,8 +51,7 @@ def redact(text):
         return text
     if not isinstance(text, str):
         text = str(text)
-    # Longest first, so a secret containing another one is removed whole.
-    for secret in sorted(_SECRETS, key=len, reverse=True):
+    for secret in _Registry.secrets:
         if secret in text:
             text = text.replace(secret, _REDACTED)
     return re.sub(r'(?i)(bearer\s+)[A-Za-z0-9\-_.~+/=]{8,}', r'\1' + _REDACTED, text)

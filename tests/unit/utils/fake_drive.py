@@ -3,11 +3,12 @@
 """A small in-memory fake of Graph's drive endpoints that ``DriveItemService`` uses, with the interface of
 ``GraphClient`` (``request``, ``get``, ``get_all``): drives of a user, a group and a site; items by id and by path
 (each segment percent-decoded once, names compared without regard to case, a raw ``#``/``?``/space refused as a client
-would never send them); permissions of every kind; PATCH/DELETE with ``If-Match`` against the item's eTag or cTag (412
-``resourceModified`` on a mismatch); ``invite``; paging.
+would never send them); permissions of every kind (listed, or one by id); PATCH/DELETE with ``If-Match`` against the item's eTag or cTag (412
+on a mismatch); ``invite``; paging.
 
 Knobs, named like the emulator's (docs/dev/emulator.md):
 - ``bumps``: a permission write changes the item's eTag (``permission_change_bumps_etag``), default True;
+- ``precondition_code``: the outer code of the 412 (``drive_precondition_code``: ``resourceModified``, ``notAllowed``);
 - ``concurrent_writer`` / ``concurrent_change``: the next N permission writes find that another writer changed the
   item first (``content``: the item's content; ``add_permission``: grants ``read`` to Lee; ``same_change``: the very
   change being sent), so their If-Match is stale;
@@ -91,6 +92,7 @@ class FakeDrive(object):
         self.invite_merge = 'replace'
         self.truncate_after = None
         self.new_guest = 'invited'
+        self.precondition_code = 'resourceModified'
 
     def add_item(self, drive, item_id, path, permissions=()):
         self.items[item_id] = {'drive': drive, 'path': path, 'n': 1, 'c': 1, 'permissions': list(permissions)}
@@ -164,6 +166,10 @@ class FakeDrive(object):
         item_id, what, pid = found.group(2), found.group(3), found.group(4)
         if what is None:
             return self._answer(200, self._item_view(item_id))
+        if method == 'GET' and pid is not None:
+            perm = self.permission(item_id, unquote(pid))
+            return self._answer(200, copy.deepcopy(perm)) if perm else self._error(
+                404, 'itemNotFound', 'Item not found', method, path)
         if method == 'GET':
             return self._list(item_id, path)
         return self._write(method, item_id, unquote(pid) if pid else None, body, headers, path)
@@ -224,7 +230,7 @@ class FakeDrive(object):
             self._other_writer(item_id, method, pid, body)
         tag = headers.get('If-Match')
         if tag is not None and tag not in self.tags(item_id):
-            return self._error(412, 'resourceModified', "ETag does not match current item's value", method, path)
+            return self._error(412, self.precondition_code, "ETag does not match current item's value", method, path)
         perm = self._apply(item_id, method, pid, body)
         if self.bumps:
             self.items[item_id]['n'] += 1

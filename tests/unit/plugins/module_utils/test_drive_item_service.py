@@ -151,6 +151,32 @@ def test_three_412s_are_survived_and_the_fourth_fails_saying_the_item_kept_chang
     assert len(fake.writes) == 4 and roles_of(fake, 'item-folder', 'perm-adele') == ['read']
 
 
+PRECONDITION_CODES = ['resourceModified', 'notAllowed']  # both observed on a 412 (docs/dev/graph-behaviour.md)
+
+
+@pytest.mark.parametrize('code', PRECONDITION_CODES)
+@pytest.mark.parametrize('args, action', [(params(), 'updated'), (params(state='absent', roles=None), 'deleted'),
+                                          (params(grantee='new@fabrikam.com'), 'created')])
+def test_a_412_of_either_code_reads_and_plans_again(code, args, action):
+    fake = FakeDrive()
+    fake.concurrent_writer, fake.precondition_code = 1, code
+    result = service(fake).ensure(args)
+    assert result['changed'] and result['action'] == action and len(fake.writes) == 2
+
+
+@pytest.mark.parametrize('code', PRECONDITION_CODES)
+@pytest.mark.parametrize('args', [params(), params(state='absent', roles=None)])
+def test_a_412_of_either_code_with_if_match_fails_saying_the_item_changed(code, args):
+    fake = FakeDrive()
+    fake.concurrent_writer, fake.precondition_code = 1, code
+    args = dict(args, if_match=fake.tags('item-folder')[0])
+    with pytest.raises(GraphError) as info:
+        service(fake).ensure(args)
+    text = str(info.value)
+    assert info.value.status == 412 and info.value.code == code and 'changed since if_match' in text, text
+    assert 'Graph refused' not in text and len(fake.writes) == 1, text
+
+
 @pytest.mark.parametrize('bumps', [True, False])
 def test_converges_whether_or_not_a_permission_change_bumps_the_etag(bumps):
     fake = FakeDrive(bumps=bumps)

@@ -108,20 +108,65 @@ def test_union_to_fewer_roles_is_patched_down():
     assert result['permission']['roles'] == ['read'] and result['diff']['after'] == {'roles': ['read']}
 
 
-def test_a_412_on_the_converging_patch_reads_the_tag_again():
-    fake = FakeDrive()
+def interfere_after_invite(fake, change):
+    """Another writer changes the item (``change``, or a callable doing it) between the invite and the PATCH."""
     fake.invite_merge, fake.truncate_after = 'union', 1
     real_apply = fake._apply
 
     def apply_then_interfere(item_id, method, pid, body):
         answer = real_apply(item_id, method, pid, body)
         if method == 'POST':
-            fake.concurrent_writer = 1  # somebody edits the item between the invite and the PATCH
+            fake.concurrent_writer = 1
+            if callable(change):
+                fake._other_writer = change
+            else:
+                fake.concurrent_change = change
         return answer
     fake._apply = apply_then_interfere
+
+
+def test_a_412_on_the_converging_patch_reads_the_tag_again():
+    fake = FakeDrive()
+    interfere_after_invite(fake, 'content')
     result = run(fake, params(roles=['write']))[0]
     assert methods(fake) == ['POST', 'PATCH', 'PATCH'] and result['permission']['roles'] == ['write']
     assert fake.permission('item-folder', 'perm-adele')['roles'] == ['write']
+
+
+def test_a_412_on_the_converging_patch_after_the_same_change_writes_no_more():
+    fake = FakeDrive()
+    interfere_after_invite(fake, 'same_change')
+    result = run(fake, params(roles=['write']))[0]
+    assert methods(fake) == ['POST', 'PATCH'] and result['permission']['roles'] == ['write']
+    assert result['action'] == 'created' and fake.permission('item-folder', 'perm-adele')['roles'] == ['write']
+
+
+@pytest.mark.parametrize('when', ['the PATCH finds the item changed (412)', 'the PATCH finds no permission (404)'])
+def test_a_permission_removed_before_its_roles_are_set_fails_saying_so(when):
+    fake = FakeDrive()
+
+    def remove(item_id, method, pid, body):
+        fake.concurrent_writer = 0
+        fake.items[item_id]['permissions'] = [p for p in fake.items[item_id]['permissions'] if p['id'] != pid]
+        fake.items[item_id]['n'] += 1
+    interfere_after_invite(fake, remove)
+    if when.endswith('(404)'):
+        fake.concurrent_writer = 0
+        real_route = fake._route
+
+        def route(method, path, body, headers):
+            if method == 'PATCH':
+                remove('item-folder', method, 'perm-adele', body)
+            return real_route(method, path, body, headers)
+        fake._route = route
+        fake._apply = FakeDrive._apply.__get__(fake)
+    with pytest.raises(GraphError) as info:
+        run(fake, params(roles=['write']))
+    text = str(info.value)
+    assert 'invite granted the permission perm-adele' in text and 'another writer removed it' in text, text
+    assert info.value.applied_changes == ['invited: permission perm-adele of item \'Projects/Plan #2 100% ünïcode\' '
+                                          'on the OneDrive of user megan@contoso.com']
+    assert methods(fake) == ['POST', 'PATCH'] and fake.permission('item-folder', 'perm-adele') is None
 
 
 # ------------------------------------------------------------------ 207 Multi-Status

@@ -69,6 +69,14 @@ def test_run_parallel_stops_starting_tasks_after_an_error_and_reports_it_in_orde
         values(outcomes)
 
 
+def run_threads(target, count):
+    threads = [threading.Thread(target=target) for _n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 # ------------------------------------------------------------------------------------------------- the hold
 def test_a_hold_is_waited_by_every_thread_and_charged_to_the_budget_once():
     slept = []
@@ -89,14 +97,61 @@ def test_a_hold_is_waited_by_every_thread_and_charged_to_the_budget_once():
         run.respect_hold(state, 'GET', '/x', 1, 'GET /x')
         state.close()
 
-    threads = [threading.Thread(target=worker) for _n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(worker, 4)
     assert slept == [7.0] * 4          # nobody sent before the Retry-After
     assert run.spent == 7.0            # ... but the run waited 7 s, not 28
     assert len(run.log.entries) == 1 and stats['retry_time'] == 7.0
+
+
+def budget(seconds=10):
+    stats = dict(retries=0, throttled=0, retry_time=0.0)
+    return RetryBudget(seconds, lambda delay: None, lambda: 100.0, lambda: 0.5, stats, lambda text: None)
+
+
+def test_operations_open_at_once_cannot_each_take_the_rest_of_the_budget():
+    # Four envelopes in flight, each wanting a 4 s backoff within a 10 s budget: two fit, not four (each used to see
+    # only what closed operations had spent).
+    run = budget(10)
+    states = [run.operation() for _n in range(4)]
+    assert [s.can_wait(4.0) for s in states] == [True, True, False, False]
+    for state in states[:2]:
+        run.wait(state, 4.0, 'GET /x', 'HTTP 503')
+    assert states[3].total() == 8.0 and not run.reserve(4.0, 'reading the grant back', 'replication')
+    for state in states:
+        state.close()
+    assert run.spent == 8.0 and run.stats['retry_time'] == 8.0 and run.stats['retries'] == 2
+
+
+def test_threads_waiting_on_backoff_stay_within_the_budget():
+    run, barrier = budget(10), threading.Barrier(4)
+    allowed = []
+
+    def worker():
+        state = run.operation()
+        barrier.wait()
+        ok = state.can_wait(4.0)
+        barrier.wait()  # every thread decided before any closes: the old accounting let all four wait
+        if ok:
+            run.wait(state, 4.0, 'GET /x', 'HTTP 503')
+        allowed.append(ok)
+        state.close()
+
+    run_threads(worker, 4)
+    assert sorted(allowed) == [False, False, True, True] and run.spent == 8.0
+
+
+def test_a_thread_waiting_beside_a_charged_hold_gives_back_its_reservation():
+    run = budget(10)
+    until = run.hold(6.0)
+    first, second = run.operation(), run.operation()
+    assert first.can_wait(6.0)
+    run.wait_hold(first, 6.0, until, 'GET /a', 'HTTP 429')  # charged once, by the first waiter
+    assert second.can_wait(4.0)
+    run.wait_hold(second, 4.0, until, 'GET /b', 'HTTP 429')  # the same hold: waits beside it, not charged
+    assert second.total() == 6.0
+    first.close()
+    second.close()
+    assert run.spent == 6.0 and run.operation().can_wait(4.0)
 
 
 def test_a_429_in_one_envelope_holds_the_envelopes_not_yet_sent(http_server, clock):
@@ -115,6 +170,21 @@ def test_a_429_in_one_envelope_holds_the_envelopes_not_yet_sent(http_server, clo
     assert [r.json['url'] for r in results] == ['/users/%d' % i for i in range(60)]
     assert arrivals[0] == 1000.0 and all(t >= 1009.0 for t in arrivals[1:])
     assert client.stats['throttled'] == 1 and clock.sleeps == [9.0]
+
+
+def test_a_worker_takes_and_returns_its_session_while_a_token_refresh_holds_the_token_lock(http_server, clock):
+    client = make_client(http_server, clock)
+    done = threading.Event()
+
+    def work():
+        if client._with_session(lambda: 'ok')() == 'ok':  # pylint: disable=protected-access
+            done.set()
+    with client._token_lock:  # pylint: disable=protected-access  # another thread is fetching a token
+        worker = threading.Thread(target=work)
+        worker.start()
+        finished = done.wait(2)
+    worker.join()
+    assert finished and len(client._spare_sessions) == 1  # pylint: disable=protected-access
 
 
 # ------------------------------------------------------------------------------------------------- batches
