@@ -130,12 +130,12 @@ def _without_comment(item):
 
 class Export(object):
     """The export of one run: ``grants`` and ``app_role_assignments`` (items as the role takes them, each with its
-    ``comment``), ``skipped`` (what could not be written, in words)."""
+    ``comment``), ``not_exported`` (what could not be written, in words)."""
 
-    def __init__(self, grants, app_role_assignments, skipped):
+    def __init__(self, grants, app_role_assignments, not_exported):
         self.grants = grants
         self.app_role_assignments = app_role_assignments
-        self.skipped = skipped
+        self.not_exported = not_exported
 
     def items(self):
         """The role variables, without the comments."""
@@ -145,17 +145,17 @@ class Export(object):
 
 def build_export(grants, assignments, objects, key='app_id', include_user_consents=False):
     """Turn Graph's ``grants`` and ``assignments`` into an ``Export``; ``objects`` maps lower-case object ids to
-    ``DirectoryObject``. What names a missing object is skipped (and said in ``skipped``), never guessed."""
+    ``DirectoryObject``. What names a missing object is left out (and said in ``not_exported``), never guessed."""
     check_key(key)
-    skipped = []
+    not_exported = []
 
     def sp_of(object_id, what):
         sp = objects.get((object_id or '').lower())
         if sp is None or sp.kind != 'sp':
-            skipped.append('{0}: service principal {1} not found'.format(what, object_id))
+            not_exported.append('{0}: service principal {1} not found'.format(what, object_id))
             return None
         if not written_name(sp, key):
-            skipped.append('{0}: service principal {1} has no {2}'.format(what, object_id, key.replace('_', ' ')))
+            not_exported.append('{0}: service principal {1} has no {2}'.format(what, object_id, key.replace('_', ' ')))
             return None
         return sp
 
@@ -174,15 +174,15 @@ def build_export(grants, assignments, objects, key='app_id', include_user_consen
         if consent == CONSENT_PRINCIPAL:
             user = objects.get((raw.get('principalId') or '').lower())
             if user is None or user.kind != 'user' or not user.user_principal_name:
-                skipped.append('{0}: user {1} not found'.format(what, raw.get('principalId')))
+                not_exported.append('{0}: user {1} not found'.format(what, raw.get('principalId')))
                 continue
             item['principal'] = user.user_principal_name
             comment.append(user.display_name or user.user_principal_name)
         elif consent != CONSENT_ALL_PRINCIPALS:
-            skipped.append('{0}: unknown consentType {1!r}'.format(what, consent))
+            not_exported.append('{0}: unknown consentType {1!r}'.format(what, consent))
             continue
         if not item['scopes']:
-            skipped.append('{0}: no scopes (a grant without scopes cannot be declared)'.format(what))
+            not_exported.append('{0}: no scopes (a grant without scopes cannot be declared)'.format(what))
             continue
         item['comment'] = comment
         out_grants.append(item)
@@ -199,7 +199,7 @@ def build_export(grants, assignments, objects, key='app_id', include_user_consen
         value = by_id.get(role_id)
         if not value:
             reason = 'the default access role' if role_id == DEFAULT_ACCESS_ROLE else 'an app role id the resource does not publish'
-            skipped.append('{0}: {1} ({2} on {3}) has no value to declare'.format(what, reason, role_id, resource.display_name or resource.id))
+            not_exported.append('{0}: {1} ({2} on {3}) has no value to declare'.format(what, reason, role_id, resource.display_name or resource.id))
             continue
         entry = pairs.setdefault((client.id.lower(), resource.id.lower()), {
             'client': written_name(client, key), 'resource': written_name(resource, key), 'app_roles': set(),
@@ -210,7 +210,7 @@ def build_export(grants, assignments, objects, key='app_id', include_user_consen
         entry['app_roles'] = sorted(entry['app_roles'])
         out_roles.append(entry)
     out_roles.sort(key=lambda i: (i['client'], i['resource']))
-    return Export(out_grants, out_roles, sorted(skipped))
+    return Export(out_grants, out_roles, sorted(not_exported))
 
 
 def yaml_scalar(value):

@@ -80,15 +80,15 @@ class ExportService(object):
             result = build_export(grants, assignments, objects, key=key, include_user_consents=per_user)
             if key == 'display_name':
                 self._check_unique_names(result)
-        for text in result.skipped:
+        for text in result.not_exported:
             if self.warn is not None:
                 self.warn('Not exported: ' + text)
         counts = {'grants': len(result.grants), 'app_role_assignments': len(result.app_role_assignments),
-                  'not_exported': len(result.skipped)}
+                  'not_exported': len(result.not_exported)}
         scope = [(written_name(objects[rid.lower()], key), sp_comment(objects[rid.lower()], key)) for rid in resources]
         content = render(result, header_lines(key, clients_in, resources_in, per_user, counts), scope)
         # Not 'skipped': Ansible reads a result key of that name as "the task was skipped".
-        return dict(result.items(), content=content, counts=counts, not_exported=result.skipped,
+        return dict(result.items(), content=content, counts=counts, not_exported=result.not_exported,
                     delegated_permissions_exported_resources=[written for written, _comment in scope])
 
     # -- resolve ------------------------------------------------------------------------------------------------

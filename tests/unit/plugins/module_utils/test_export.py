@@ -59,7 +59,7 @@ def test_grants_by_app_id_sorted_with_scopes_sorted_and_per_user_left_out():
         {'client': HR.app_id, 'resource': GRAPH.app_id, 'scopes': ['User.Read', 'openid', 'profile']},
         {'client': PAYROLL.app_id, 'resource': ORDERS.app_id, 'scopes': ['Orders.Read']},
     ]
-    assert export.skipped == []
+    assert export.not_exported == []
 
 
 def test_per_user_grants_by_upn_after_the_admin_consent_of_the_same_pair():
@@ -93,7 +93,7 @@ def test_app_role_assignments_grouped_per_pair_by_value():
         {'client': PAYROLL.app_id, 'resource': GRAPH.app_id, 'app_roles': ['Group.Read.All', 'User.Read.All']}]
 
 
-def test_what_cannot_be_declared_is_skipped_and_said():
+def test_what_cannot_be_declared_is_left_out_and_said():
     gone = 'e0000000-0000-4000-8000-000000000009'
     grants = [grant('g9', HR, GRAPH, 'User.Read'), dict(grant('g8', HR, ORDERS, 'Orders.Read'), resourceId=gone),
               dict(grant('g7', HR, GRAPH, 'Mail.Read', MEGAN), principalId=gone), grant('g6', PAYROLL, ORDERS, '  ')]
@@ -101,7 +101,7 @@ def test_what_cannot_be_declared_is_skipped_and_said():
                    dict(ASSIGNMENTS[1], appRoleId='0f1e2d3c-4b5a-4968-8776-655443322110')]
     export = build_export(grants, assignments, OBJECTS, include_user_consents=True)
     assert len(export.grants) == 1 and export.app_role_assignments == []
-    assert export.skipped == sorted([
+    assert export.not_exported == sorted([
         'app role assignment a1: the default access role (00000000-0000-0000-0000-000000000000 on Microsoft Graph) '
         'has no value to declare',
         'app role assignment a2: an app role id the resource does not publish (0f1e2d3c-4b5a-4968-8776-655443322110 '
