@@ -34,6 +34,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._export import (
     assignment_reads,
     build_export,
     check_key,
+    exclusive_warning,
     header_lines,
     render,
     sp_comment,
@@ -80,9 +81,11 @@ class ExportService(object):
             result = build_export(grants, assignments, objects, key=key, include_user_consents=per_user)
             if key == 'display_name':
                 self._check_unique_names(result)
-        for text in result.not_exported:
-            if self.warn is not None:
+        if self.warn is not None:
+            for text in result.not_exported:
                 self.warn('Not exported: ' + text)
+            if result.removed_by_exclusive:
+                self.warn(exclusive_warning(result.removed_by_exclusive))
         counts = {'grants': len(result.grants), 'app_role_assignments': len(result.app_role_assignments),
                   'not_exported': len(result.not_exported)}
         scope = [(written_name(objects[rid.lower()], key), sp_comment(objects[rid.lower()], key)) for rid in resources]

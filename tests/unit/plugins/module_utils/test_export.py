@@ -13,6 +13,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._export import (
     ambiguous_names_error,
     assignment_reads,
     build_export,
+    exclusive_warning,
     header_lines,
     render,
     yaml_scalar,
@@ -110,6 +111,17 @@ def test_what_cannot_be_declared_is_left_out_and_said():
         'grant g7: user {0} not found'.format(gone),
         'grant g8: service principal {0} not found'.format(gone),
     ])
+    # exclusive mode keeps a grant without scopes and the default access role; it deletes the others
+    assert export.removed_by_exclusive == [t for t in export.not_exported if 'no scopes' not in t and 'default access' not in t]
+    assert len(export.removed_by_exclusive) == 3
+
+
+def test_a_duplicate_assignment_is_written_once_and_said_since_exact_mode_removes_it():
+    export = build_export([], ASSIGNMENTS + [dict(ASSIGNMENTS[1], id='a3')], OBJECTS)
+    assert export.items()['delegated_permissions_app_role_assignments'][0]['app_roles'] == ['Group.Read.All', 'User.Read.All']
+    assert export.not_exported == export.removed_by_exclusive == [
+        'app role assignment a3: a second assignment of User.Read.All to the same client on Microsoft Graph (written once)']
+    assert 'will DELETE these 1 item(s)' in exclusive_warning(export.removed_by_exclusive)
 
 
 def render_all(key='app_id', per_user=True, resources=()):

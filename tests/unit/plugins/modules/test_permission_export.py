@@ -93,6 +93,21 @@ def test_what_cannot_be_declared_is_in_not_exported_never_in_skipped(run_module,
     assert run.result['counts']['not_exported'] == 1
 
 
+
+def test_what_exclusive_mode_would_delete_is_warned_and_listed(run_module, tenant):
+    # A role the resource no longer publishes and a duplicate assignment: the file cannot hold them, and applying it
+    # with exclusive mode deletes them, which the warning must say (the default access role is kept: not listed).
+    tenant.add_assignment(CLIENT2_ID, RESOURCE_ID, '0f1e2d3c-4b5a-4968-8776-655443322110')
+    tenant.add_assignment(CLIENT2_ID, RESOURCE_ID, '00000000-0000-0000-0000-000000000000')
+    run = run_module(main, {})
+    assert not run.failed, run.msg
+    # (ansible-core 2.19 returns warnings as objects: compare their text)
+    warnings = [str(w) for w in run.result.get('warnings', []) if 'delegated_permissions_exclusive: true will DELETE' in str(w)]
+    assert len(warnings) == 1, run.result.get('warnings')
+    assert '1 item(s)' in warnings[0] and '0f1e2d3c-4b5a-4968-8776-655443322110' in warnings[0]
+    assert 'the default access role' not in warnings[0]
+
+
 def _assignment_reads(graph):
     return sorted(c.path for c in graph.calls if '/appRoleAssign' in c.path)
 
