@@ -254,13 +254,17 @@ def _item_lines(item, list_key):
     return lines
 
 
-def render(export, header, exported_resources=None):
+def render(export, header, exported_resources=None, user_consents=True):
     """The vars file: ``header`` (lines, written as comments), then both variables. Byte-stable.
 
     ``exported_resources`` (the resource filter, as written, each with its comment): recorded as
     ``delegated_permissions_exported_resources``, so that the role refuses exclusive mode over a file that does not
-    hold what the clients have on other resources."""
+    hold what the clients have on other resources. ``user_consents`` false (per-user grants not exported): recorded
+    as ``delegated_permissions_exported_user_consents: false``, so that the role refuses to delete per-user consents
+    the file never held."""
     lines = ['---'] + ['# ' + line if line else '#' for line in header]
+    if not user_consents:
+        lines.append('delegated_permissions_exported_user_consents: false')
     if exported_resources:
         lines.append('delegated_permissions_exported_resources:')
         for written, comment in exported_resources:
@@ -287,6 +291,9 @@ def header_lines(key, clients, resources, include_user_consents, counts):
              '{0} grant(s), {1} app role assignment pair(s).'.format(counts['grants'], counts['app_role_assignments']),
              'Apply with the role\'s main entry point. With delegated_permissions_exclusive: true, what the',
              'listed clients hold beyond this file is deleted.']
+    if not include_user_consents:
+        lines.extend(['Per-user consents were not exported (delegated_permissions_exported_user_consents): the role',
+                      'refuses delegated_permissions_exclusive_include_user_consents with this file.'])
     if resources:
         lines.extend(['Only some resources were exported (delegated_permissions_exported_resources): the role',
                       'refuses exclusive mode with this file, which would delete what the clients hold on the others.'])

@@ -89,7 +89,7 @@ class ExportService(object):
         counts = {'grants': len(result.grants), 'app_role_assignments': len(result.app_role_assignments),
                   'not_exported': len(result.not_exported)}
         scope = [(written_name(objects[rid.lower()], key), sp_comment(objects[rid.lower()], key)) for rid in resources]
-        content = render(result, header_lines(key, clients_in, resources_in, per_user, counts), scope)
+        content = render(result, header_lines(key, clients_in, resources_in, per_user, counts), scope, per_user)
         # Not 'skipped': Ansible reads a result key of that name as "the task was skipped".
         return dict(result.items(), content=content, counts=counts, not_exported=result.not_exported,
                     delegated_permissions_exported_resources=[written for written, _comment in scope])

@@ -175,6 +175,16 @@ def test_a_resource_filtered_export_records_its_resources_for_the_role():
     assert '\n  - {0}  # Microsoft Graph second line\n'.format(GRAPH.app_id) in text
 
 
+def test_an_export_without_per_user_consents_says_so_for_the_role():
+    export = build_export([], [], {})
+    counts = {'grants': 0, 'app_role_assignments': 0}
+    without = render(export, header_lines('app_id', [], [], False, counts), user_consents=False)
+    assert yaml.safe_load(without)['delegated_permissions_exported_user_consents'] is False
+    assert 'refuses delegated_permissions_exclusive_include_user_consents' in without
+    with_them = render(export, header_lines('app_id', [], [], True, counts), user_consents=True)
+    assert 'delegated_permissions_exported_user_consents' not in with_them
+
+
 @pytest.mark.parametrize('value', [
     'User.Read', 'yes', 'No', 'null', 'true', '1e3', '00000003-0000-0000-c000-000000000000', "O'Brien Tools",
     'adele_fabrikam.com#EXT#@contoso.com', '$svc-backup@contoso.com', 'a: b', '- x', '', ' padded ', 'Ünïcode "q"',
