@@ -36,6 +36,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._app_roles import (
     plan_assignments,
     role_values,
     roles_changed,
+    value_of,
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import error_from_response
@@ -207,6 +208,10 @@ class BulkAppRoleService(object):
             counts['unchanged'] += 0 if entry.plan.changed else 1
             changes.extend('{0} {1}: {2}'.format(verb, value, entry.label)
                            for verb, values in (('added', added), ('removed', removed)) for value in values)
+            # A second assignment of a role kept: the pair changes (the role counts it updated), so it has a line too.
+            changes.extend('removed a second assignment of {0}: {1}'.format(value, entry.label)
+                           for value in sorted(set(value_of(a.get('appRoleId'), by_id) for a in entry.plan.remove)
+                                               & set(entry.plan.after)))
             results.append({
                 'client_id': entry.client_sp.id, 'resource_id': entry.resource_sp.id, 'changed': entry.plan.changed,
                 'roles_added': added, 'roles_removed': removed, 'label': entry.label,

@@ -31,6 +31,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._grants import (
     check_scope_length,
     grant_after_write,
     grant_view,
+    normalize_scopes,
     plan_change,
     record_applied,
     scope_string,
@@ -148,6 +149,8 @@ class BulkGrantService(object):
                         continue
                     if raw.get('consentType') == CONSENT_PRINCIPAL and not include_user_consents:
                         continue
+                    if not normalize_scopes(raw.get('scope')):
+                        continue  # grants nothing and no item can declare it: never "undeclared" (export round trip)
                     view = grant_view(raw)
                     key = GrantKey(view['client_id'], view['resource_id'],
                                    view['principal_id'] if view['consent_type'] == CONSENT_PRINCIPAL else None)

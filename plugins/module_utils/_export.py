@@ -130,12 +130,15 @@ def _without_comment(item):
 
 class Export(object):
     """The export of one run: ``grants`` and ``app_role_assignments`` (items as the role takes them, each with its
-    ``comment``), ``skipped`` (what could not be written, in words)."""
+    ``comment``), ``not_exported`` (what could not be written, in words) and ``removed_by_exclusive``: those of
+    them that the main entry point's exclusive mode (or app roles' exact mode) deletes, as the file cannot declare them
+    (a grant without scopes and the default access role are kept by both modes)."""
 
-    def __init__(self, grants, app_role_assignments, skipped):
+    def __init__(self, grants, app_role_assignments, not_exported, removed_by_exclusive=()):
         self.grants = grants
         self.app_role_assignments = app_role_assignments
-        self.skipped = skipped
+        self.not_exported = not_exported
+        self.removed_by_exclusive = list(removed_by_exclusive)
 
     def items(self):
         """The role variables, without the comments."""
@@ -145,17 +148,22 @@ class Export(object):
 
 def build_export(grants, assignments, objects, key='app_id', include_user_consents=False):
     """Turn Graph's ``grants`` and ``assignments`` into an ``Export``; ``objects`` maps lower-case object ids to
-    ``DirectoryObject``. What names a missing object is skipped (and said in ``skipped``), never guessed."""
+    ``DirectoryObject``. What names a missing object is left out (and said in ``not_exported``), never guessed."""
     check_key(key)
-    skipped = []
+    not_exported, removed = [], []
+
+    def leave_out(text, kept=False):
+        not_exported.append(text)
+        if not kept:
+            removed.append(text)
 
     def sp_of(object_id, what):
         sp = objects.get((object_id or '').lower())
         if sp is None or sp.kind != 'sp':
-            skipped.append('{0}: service principal {1} not found'.format(what, object_id))
+            leave_out('{0}: service principal {1} not found'.format(what, object_id))
             return None
         if not written_name(sp, key):
-            skipped.append('{0}: service principal {1} has no {2}'.format(what, object_id, key.replace('_', ' ')))
+            leave_out('{0}: service principal {1} has no {2}'.format(what, object_id, key.replace('_', ' ')))
             return None
         return sp
 
@@ -174,15 +182,15 @@ def build_export(grants, assignments, objects, key='app_id', include_user_consen
         if consent == CONSENT_PRINCIPAL:
             user = objects.get((raw.get('principalId') or '').lower())
             if user is None or user.kind != 'user' or not user.user_principal_name:
-                skipped.append('{0}: user {1} not found'.format(what, raw.get('principalId')))
+                leave_out('{0}: user {1} not found'.format(what, raw.get('principalId')))
                 continue
             item['principal'] = user.user_principal_name
             comment.append(user.display_name or user.user_principal_name)
         elif consent != CONSENT_ALL_PRINCIPALS:
-            skipped.append('{0}: unknown consentType {1!r}'.format(what, consent))
+            leave_out('{0}: unknown consentType {1!r}'.format(what, consent))
             continue
         if not item['scopes']:
-            skipped.append('{0}: no scopes (a grant without scopes cannot be declared)'.format(what))
+            leave_out('{0}: no scopes (a grant without scopes cannot be declared)'.format(what), kept=True)
             continue
         item['comment'] = comment
         out_grants.append(item)
@@ -199,18 +207,24 @@ def build_export(grants, assignments, objects, key='app_id', include_user_consen
         value = by_id.get(role_id)
         if not value:
             reason = 'the default access role' if role_id == DEFAULT_ACCESS_ROLE else 'an app role id the resource does not publish'
-            skipped.append('{0}: {1} ({2} on {3}) has no value to declare'.format(what, reason, role_id, resource.display_name or resource.id))
+            leave_out('{0}: {1} ({2} on {3}) has no value to declare'.format(what, reason, role_id, resource.display_name or resource.id),
+                      kept=role_id == DEFAULT_ACCESS_ROLE)
             continue
         entry = pairs.setdefault((client.id.lower(), resource.id.lower()), {
             'client': written_name(client, key), 'resource': written_name(resource, key), 'app_roles': set(),
             'comment': [sp_comment(client, key), sp_comment(resource, key)]})
+        if value in entry['app_roles']:
+            # A second assignment of one role (a replication artefact): written once, and the role's exact mode
+            # keeps only one of them.
+            leave_out('{0}: a second assignment of {1} to the same client on {2} (written once)'.format(
+                what, value, resource.display_name or resource.id))
         entry['app_roles'].add(value)
     out_roles = []
     for entry in pairs.values():
         entry['app_roles'] = sorted(entry['app_roles'])
         out_roles.append(entry)
     out_roles.sort(key=lambda i: (i['client'], i['resource']))
-    return Export(out_grants, out_roles, sorted(skipped))
+    return Export(out_grants, out_roles, sorted(not_exported), sorted(removed))
 
 
 def yaml_scalar(value):
@@ -240,13 +254,17 @@ def _item_lines(item, list_key):
     return lines
 
 
-def render(export, header, exported_resources=None):
+def render(export, header, exported_resources=None, user_consents=True):
     """The vars file: ``header`` (lines, written as comments), then both variables. Byte-stable.
 
     ``exported_resources`` (the resource filter, as written, each with its comment): recorded as
     ``delegated_permissions_exported_resources``, so that the role refuses exclusive mode over a file that does not
-    hold what the clients have on other resources."""
+    hold what the clients have on other resources. ``user_consents`` false (per-user grants not exported): recorded
+    as ``delegated_permissions_exported_user_consents: false``, so that the role refuses to delete per-user consents
+    the file never held."""
     lines = ['---'] + ['# ' + line if line else '#' for line in header]
+    if not user_consents:
+        lines.append('delegated_permissions_exported_user_consents: false')
     if exported_resources:
         lines.append('delegated_permissions_exported_resources:')
         for written, comment in exported_resources:
@@ -273,7 +291,18 @@ def header_lines(key, clients, resources, include_user_consents, counts):
              '{0} grant(s), {1} app role assignment pair(s).'.format(counts['grants'], counts['app_role_assignments']),
              'Apply with the role\'s main entry point. With delegated_permissions_exclusive: true, what the',
              'listed clients hold beyond this file is deleted.']
+    if not include_user_consents:
+        lines.extend(['Per-user consents were not exported (delegated_permissions_exported_user_consents): the role',
+                      'refuses delegated_permissions_exclusive_include_user_consents with this file.'])
     if resources:
         lines.extend(['Only some resources were exported (delegated_permissions_exported_resources): the role',
                       'refuses exclusive mode with this file, which would delete what the clients hold on the others.'])
     return lines
+
+
+def exclusive_warning(removed):
+    """What applying the file in exclusive mode does to what it could not hold: the round trip is a no-op but for
+    these."""
+    return ('Applying this export with delegated_permissions_exclusive: true will DELETE these {0} item(s) from the '
+            'tenant (the file cannot declare them; a grant or assignment is deleted when its client is in the file): {1}. '
+            'Apply without exclusive mode to keep them, or clean them up knowingly.'.format(len(removed), '; '.join(removed)))

@@ -34,6 +34,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._export import (
     assignment_reads,
     build_export,
     check_key,
+    exclusive_warning,
     header_lines,
     render,
     sp_comment,
@@ -80,15 +81,17 @@ class ExportService(object):
             result = build_export(grants, assignments, objects, key=key, include_user_consents=per_user)
             if key == 'display_name':
                 self._check_unique_names(result)
-        for text in result.skipped:
-            if self.warn is not None:
+        if self.warn is not None:
+            for text in result.not_exported:
                 self.warn('Not exported: ' + text)
+            if result.removed_by_exclusive:
+                self.warn(exclusive_warning(result.removed_by_exclusive))
         counts = {'grants': len(result.grants), 'app_role_assignments': len(result.app_role_assignments),
-                  'not_exported': len(result.skipped)}
+                  'not_exported': len(result.not_exported)}
         scope = [(written_name(objects[rid.lower()], key), sp_comment(objects[rid.lower()], key)) for rid in resources]
-        content = render(result, header_lines(key, clients_in, resources_in, per_user, counts), scope)
+        content = render(result, header_lines(key, clients_in, resources_in, per_user, counts), scope, per_user)
         # Not 'skipped': Ansible reads a result key of that name as "the task was skipped".
-        return dict(result.items(), content=content, counts=counts, not_exported=result.skipped,
+        return dict(result.items(), content=content, counts=counts, not_exported=result.not_exported,
                     delegated_permissions_exported_resources=[written for written, _comment in scope])
 
     # -- resolve ------------------------------------------------------------------------------------------------

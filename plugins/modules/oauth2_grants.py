@@ -22,7 +22,8 @@ description:
     for the whole list.
   - Every item is resolved and checked before anything is written; one bad item fails the run with no write.
   - With O(exclusive=true), grants of the listed clients that the list does not declare are deleted
-    (admin-consent grants only, unless O(exclusive_include_user_consents=true)).
+    (admin-consent grants only, unless O(exclusive_include_user_consents=true)). A grant with no scopes grants
+    nothing and no item can declare it, so exclusive mode keeps it.
 author:
   - msgraph.grants maintainers (@msgraph-grants)
 extends_documentation_fragment:

@@ -24,7 +24,10 @@ description:
     are not application permissions, never exported). Without filters, only the resources that publish a role a
     service principal can hold are read. An assignment of the default
     access role, or of a role the resource no longer publishes, cannot be declared; it is left out with a warning,
-    as is anything naming a deleted object (RV(not_exported)).
+    as is anything naming a deleted object, a grant with no scopes, and a second assignment of one role (written
+    once) (RV(not_exported)).
+  - Applying the output with the role's exclusive mode deletes what was left out (a grant with no scopes and the
+    default access role excepted, which exclusive mode keeps); the module warns, listing those items.
 author:
   - msgraph.grants maintainers (@msgraph-grants)
 extends_documentation_fragment:

@@ -71,3 +71,14 @@ def test_a_failed_batched_write_converges_on_the_single_path(graph, sleeper):
     result = BulkAppRoleService(graph, sleep=sleeper).ensure(_items(ITEMS))
     assert graph.held_roles(CLIENT_ID, RESOURCE_ID) == ['Mail.Send', 'User.Read.All']
     assert all(a['id'] for r in result['results'] for a in r['assignments'])
+
+
+def test_removing_only_a_duplicate_assignment_is_a_change_line(graph, sleeper):
+    # The role counts this pair as updated, so its differences (drift mode) must name it too.
+    role = graph.role_id(RESOURCE_ID, 'Mail.Send')
+    first = graph.add_assignment(CLIENT_ID, RESOURCE_ID, role)
+    graph.assignments[first + 'B'] = dict(graph.assignments[first], id=first + 'B')  # a replication artefact
+    item = _items([dict(client=CLIENT_ID, resource=RESOURCE_ID, app_roles=['Mail.Send'])])
+    result = BulkAppRoleService(graph, check_mode=True, sleep=sleeper).ensure(item)
+    assert result['results'][0]['changed'] and result['results'][0]['roles_removed'] == []
+    assert len(result['changes']) == 1 and result['changes'][0].startswith('removed a second assignment of Mail.Send: ')

@@ -528,3 +528,14 @@ def test_a_refused_batch_still_reports_the_writes_of_the_batches_before_it(graph
     assert info.value.status == 403 and info.value.applied_changes == ['updated: Contoso Payroll -> Microsoft Graph, scopes +profile']
     assert str(info.value).startswith('grants[1] (Contoso HR Portal -> Microsoft Graph): ')
     assert graph.calls_of('POST') == []  # the refused create is not sent again: the single path stops on the same error
+
+
+def test_exclusive_keeps_a_grant_with_no_scopes(graph, sleeper):
+    # No item can declare a grant without scopes (the export leaves it out), so exclusive mode must not delete it:
+    # applying an exported file to the tenant it came from changes nothing.
+    ids = exclusive_tenant(graph)
+    graph.grants.pop(ids['undeclared'])  # the same pair: the empty grant takes its place
+    empty = graph.add_grant(CLIENT_ID, RESOURCE2_ID, ' ')
+    result = bulk(graph, sleeper).ensure_all([item(scopes=['User.Read'])], exclusive=True)
+    assert result['removed'] == [] and graph.writes == []
+    assert empty in graph.grants

@@ -13,6 +13,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._export import (
     ambiguous_names_error,
     assignment_reads,
     build_export,
+    exclusive_warning,
     header_lines,
     render,
     yaml_scalar,
@@ -59,7 +60,7 @@ def test_grants_by_app_id_sorted_with_scopes_sorted_and_per_user_left_out():
         {'client': HR.app_id, 'resource': GRAPH.app_id, 'scopes': ['User.Read', 'openid', 'profile']},
         {'client': PAYROLL.app_id, 'resource': ORDERS.app_id, 'scopes': ['Orders.Read']},
     ]
-    assert export.skipped == []
+    assert export.not_exported == []
 
 
 def test_per_user_grants_by_upn_after_the_admin_consent_of_the_same_pair():
@@ -93,7 +94,7 @@ def test_app_role_assignments_grouped_per_pair_by_value():
         {'client': PAYROLL.app_id, 'resource': GRAPH.app_id, 'app_roles': ['Group.Read.All', 'User.Read.All']}]
 
 
-def test_what_cannot_be_declared_is_skipped_and_said():
+def test_what_cannot_be_declared_is_left_out_and_said():
     gone = 'e0000000-0000-4000-8000-000000000009'
     grants = [grant('g9', HR, GRAPH, 'User.Read'), dict(grant('g8', HR, ORDERS, 'Orders.Read'), resourceId=gone),
               dict(grant('g7', HR, GRAPH, 'Mail.Read', MEGAN), principalId=gone), grant('g6', PAYROLL, ORDERS, '  ')]
@@ -101,7 +102,7 @@ def test_what_cannot_be_declared_is_skipped_and_said():
                    dict(ASSIGNMENTS[1], appRoleId='0f1e2d3c-4b5a-4968-8776-655443322110')]
     export = build_export(grants, assignments, OBJECTS, include_user_consents=True)
     assert len(export.grants) == 1 and export.app_role_assignments == []
-    assert export.skipped == sorted([
+    assert export.not_exported == sorted([
         'app role assignment a1: the default access role (00000000-0000-0000-0000-000000000000 on Microsoft Graph) '
         'has no value to declare',
         'app role assignment a2: an app role id the resource does not publish (0f1e2d3c-4b5a-4968-8776-655443322110 '
@@ -110,6 +111,17 @@ def test_what_cannot_be_declared_is_skipped_and_said():
         'grant g7: user {0} not found'.format(gone),
         'grant g8: service principal {0} not found'.format(gone),
     ])
+    # exclusive mode keeps a grant without scopes and the default access role; it deletes the others
+    assert export.removed_by_exclusive == [t for t in export.not_exported if 'no scopes' not in t and 'default access' not in t]
+    assert len(export.removed_by_exclusive) == 3
+
+
+def test_a_duplicate_assignment_is_written_once_and_said_since_exact_mode_removes_it():
+    export = build_export([], ASSIGNMENTS + [dict(ASSIGNMENTS[1], id='a3')], OBJECTS)
+    assert export.items()['delegated_permissions_app_role_assignments'][0]['app_roles'] == ['Group.Read.All', 'User.Read.All']
+    assert export.not_exported == export.removed_by_exclusive == [
+        'app role assignment a3: a second assignment of User.Read.All to the same client on Microsoft Graph (written once)']
+    assert 'will DELETE these 1 item(s)' in exclusive_warning(export.removed_by_exclusive)
 
 
 def render_all(key='app_id', per_user=True, resources=()):
@@ -161,6 +173,16 @@ def test_a_resource_filtered_export_records_its_resources_for_the_role():
                   [(GRAPH.app_id, 'Microsoft Graph\nsecond line')])
     assert yaml.safe_load(text)['delegated_permissions_exported_resources'] == [GRAPH.app_id]
     assert '\n  - {0}  # Microsoft Graph second line\n'.format(GRAPH.app_id) in text
+
+
+def test_an_export_without_per_user_consents_says_so_for_the_role():
+    export = build_export([], [], {})
+    counts = {'grants': 0, 'app_role_assignments': 0}
+    without = render(export, header_lines('app_id', [], [], False, counts), user_consents=False)
+    assert yaml.safe_load(without)['delegated_permissions_exported_user_consents'] is False
+    assert 'refuses delegated_permissions_exclusive_include_user_consents' in without
+    with_them = render(export, header_lines('app_id', [], [], True, counts), user_consents=True)
+    assert 'delegated_permissions_exported_user_consents' not in with_them
 
 
 @pytest.mark.parametrize('value', [

@@ -125,6 +125,8 @@ def test_the_role_passes_on_every_connection_option(entry_point):
         assert variable['type'] == {'path': 'str'}.get(option['type'], option['type']), name
         assert variable.get('default') in ('', None), name
         assert not variable.get('required', False), name
+        # A secret stays out of the role's argument validation output as it does out of the modules'.
+        assert bool(variable.get('no_log')) == bool(option.get('no_log')), name
 
 
 def test_the_export_entry_point_declares_the_options_of_permission_export(monkeypatch):

@@ -44,8 +44,10 @@ def test_the_whole_tenant_by_app_id_without_per_user_grants_and_nothing_written(
     assert all('principal' not in g for g in result['delegated_permissions_grants'])
     assert result['delegated_permissions_app_role_assignments'] == [
         {'client': CLIENT2_APP, 'resource': RESOURCE_APP, 'app_roles': ['Group.Read.All', 'User.Read.All']}]
+    # (without per-user consents, which the file records for the role's exclusive mode)
     assert yaml.safe_load(result['content']) == dict(
-        (k, result[k]) for k in ('delegated_permissions_grants', 'delegated_permissions_app_role_assignments'))
+        ((k, result[k]) for k in ('delegated_permissions_grants', 'delegated_permissions_app_role_assignments')),
+        delegated_permissions_exported_user_consents=False)
     # the filter on consent type went to Graph, and the same export twice is the same text
     assert any("consentType eq 'AllPrincipals'" in c.query.get('$filter', '') for c in tenant.calls_of('GET', '^/oauth2PermissionGrants'))
     assert run_module(main, {}).result['content'] == result['content']
@@ -91,6 +93,21 @@ def test_what_cannot_be_declared_is_in_not_exported_never_in_skipped(run_module,
     assert 'skipped' not in run.result
     assert len(run.result['not_exported']) == 1 and 'the default access role' in run.result['not_exported'][0]
     assert run.result['counts']['not_exported'] == 1
+
+
+
+def test_what_exclusive_mode_would_delete_is_warned_and_listed(run_module, tenant):
+    # A role the resource no longer publishes and a duplicate assignment: the file cannot hold them, and applying it
+    # with exclusive mode deletes them, which the warning must say (the default access role is kept: not listed).
+    tenant.add_assignment(CLIENT2_ID, RESOURCE_ID, '0f1e2d3c-4b5a-4968-8776-655443322110')
+    tenant.add_assignment(CLIENT2_ID, RESOURCE_ID, '00000000-0000-0000-0000-000000000000')
+    run = run_module(main, {})
+    assert not run.failed, run.msg
+    # (ansible-core 2.19 returns warnings as objects: compare their text)
+    warnings = [str(w) for w in run.result.get('warnings', []) if 'delegated_permissions_exclusive: true will DELETE' in str(w)]
+    assert len(warnings) == 1, run.result.get('warnings')
+    assert '1 item(s)' in warnings[0] and '0f1e2d3c-4b5a-4968-8776-655443322110' in warnings[0]
+    assert 'the default access role' not in warnings[0]
 
 
 def _assignment_reads(graph):
