@@ -95,7 +95,6 @@ def test_what_cannot_be_declared_is_in_not_exported_never_in_skipped(run_module,
     assert run.result['counts']['not_exported'] == 1
 
 
-
 def test_what_exclusive_mode_would_delete_is_warned_and_listed(run_module, tenant):
     # A role the resource no longer publishes and a duplicate assignment: the file cannot hold them, and applying it
     # with exclusive mode deletes them, which the warning must say (the default access role is kept: not listed).
