@@ -23,7 +23,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import contextlib
 import time
 
 from ansible_collections.msgraph.grants.plugins.module_utils._app_roles import (
@@ -37,7 +36,11 @@ from ansible_collections.msgraph.grants.plugins.module_utils._app_roles import (
     roles_changed,
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
-from ansible_collections.msgraph.grants.plugins.module_utils._grant_errors import is_not_replicated_error, with_hint
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_errors import (
+    is_not_replicated_error,
+    permission_hints,
+    with_hint,
+)
 from ansible_collections.msgraph.grants.plugins.module_utils._grant_writer import ReconcileSettings
 from ansible_collections.msgraph.grants.plugins.module_utils._grants import is_guid, same_object_id
 from ansible_collections.msgraph.grants.plugins.module_utils._graph_client import error_from_response
@@ -85,14 +88,9 @@ def is_assignment_lag_error(err):
         getattr(err, 'status', None) == 400 and NOT_VALID_REFERENCE_TEXT in (getattr(err, 'message', None) or '').lower())
 
 
-@contextlib.contextmanager
 def app_role_permission_hints():
-    try:
-        yield
-    except GraphError as err:
-        if err.status == 403 and PERMISSIONS_HINT not in (err.hint or ''):
-            with_hint(err, PERMISSIONS_HINT)
-        raise
+    """The 403 hint of this resource's permissions (``_grant_errors.permission_hints``)."""
+    return permission_hints(PERMISSIONS_HINT)
 
 
 def checked_role_ids(published, current, values, mode, state, label):

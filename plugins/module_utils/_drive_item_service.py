@@ -26,7 +26,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import contextlib
 
 try:
     from urllib.parse import quote
@@ -61,7 +60,7 @@ from ansible_collections.msgraph.grants.plugins.module_utils._drive_permissions 
     tag_matches,
 )
 from ansible_collections.msgraph.grants.plugins.module_utils._errors import GraphError
-from ansible_collections.msgraph.grants.plugins.module_utils._grant_errors import with_hint
+from ansible_collections.msgraph.grants.plugins.module_utils._grant_errors import permission_hints, with_hint
 from ansible_collections.msgraph.grants.plugins.module_utils._resolve import user_path
 
 MAX_REPLANS = 3
@@ -74,14 +73,9 @@ PERMISSIONS_HINT = ('The application needs the Graph application permission File
                     'Files.Read.All); see docs/permissions.md.')
 
 
-@contextlib.contextmanager
 def drive_permission_hints():
-    try:
-        yield
-    except GraphError as err:
-        if err.status == 403 and PERMISSIONS_HINT not in (err.hint or ''):
-            with_hint(err, PERMISSIONS_HINT)
-        raise
+    """The 403 hint of this resource's permissions (``_grant_errors.permission_hints``)."""
+    return permission_hints(PERMISSIONS_HINT)
 
 
 def drive_path(params):

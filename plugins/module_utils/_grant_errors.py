@@ -52,17 +52,18 @@ def with_hint(err, hint):
     return err
 
 
-def with_permissions_hint(err):
-    """A 403 from Graph names the permissions the automation identity lacks (once, whoever raised it)."""
-    if isinstance(err, GraphError) and err.status == 403 and PERMISSIONS_HINT not in (err.hint or ''):
-        with_hint(err, PERMISSIONS_HINT)
+def with_permissions_hint(err, hint=PERMISSIONS_HINT):
+    """A 403 from Graph names the permissions the automation identity lacks (once, whoever raised it). ``hint``:
+    the grants' permissions by default; each resource's service passes its own."""
+    if isinstance(err, GraphError) and err.status == 403 and hint not in (err.hint or ''):
+        with_hint(err, hint)
     return err
 
 
 @contextlib.contextmanager
-def permission_hints():
+def permission_hints(hint=PERMISSIONS_HINT):
     """Around a service's public entry point: every 403 that leaves it carries the permissions hint."""
     try:
         yield
     except GraphError as err:
-        raise with_permissions_hint(err)
+        raise with_permissions_hint(err, hint)
